@@ -1,0 +1,109 @@
+"""What every command shares: the Rich consoles, error handling, progress, parsing."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from fractions import Fraction
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from dfrobust.errors import DfrobustError
+
+# Tables and results on stdout; messages, warnings and progress on stderr. Messages
+# are never wrapped, so a log or a test sees each one on one line.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Route library logging through Rich on stderr, once."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
+        force=True,
+    )
+    logging.captureWarnings(True)
+
+
+def handles_errors(func: F) -> F:
+    """Turn a :class:`DfrobustError` into one red line on stderr and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DfrobustError as e:
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+            raise typer.Exit(code=1) from None
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/]: finished work is kept; rerun to resume.")
+            raise typer.Exit(code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_fraction(text: str, name: str = "value") -> float:
+    """Parse ``"8/255"``, ``"0.03"`` or ``"4"`` as a float, with a clear error."""
+    try:
+        return float(Fraction(text.strip()))
+    except (ValueError, ZeroDivisionError):
+        raise DfrobustError(
+            f"Expected {name} as a number or a fraction like 8/255, but got {text!r}"
+        ) from None
+
+
+def parse_list(text: str | None) -> list[str] | None:
+    """Split a comma-separated option (``"a,b"``) into stripped, non-empty items."""
+    if text is None:
+        return None
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def default_workers() -> int:
+    """Worker processes by default: the cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@contextmanager
+def progress_bar(description: str, total: int, unit: str = "items") -> Iterator[Callable[..., None]]:
+    """A Rich progress bar on stderr; yields ``advance(n=1)`` for the library callback."""
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+        disable=not err_console.is_terminal and os.environ.get("DFROBUST_PROGRESS") != "1",
+    )
+    task = progress.add_task(description, total=total, rate="")
+
+    def advance(n: int = 1) -> None:
+        progress.advance(task, n)
+        t = progress.tasks[task]
+        if t.elapsed:
+            progress.update(task, rate=f"{t.completed / t.elapsed:.2f} {unit}/s")
+
+    with progress:
+        yield advance

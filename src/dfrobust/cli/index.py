@@ -1,0 +1,94 @@
+"""``dfrobust index``: list the videos of an FF++ root with labels and official splits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dfrobust.cli.app import app
+from dfrobust.cli.common import console, err_console, handles_errors, parse_list
+
+RootOption = Annotated[
+    Path, typer.Option("--root", help="FF++ root written by the official download script.")
+]
+SplitsOption = Annotated[
+    Path | None,
+    typer.Option("--splits", help="Folder with train/val/test.json (default: ROOT/splits)."),
+]
+MethodsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--methods",
+        help="Comma-separated manipulation methods (default: every FF++ method on disk).",
+    ),
+]
+CompressionOption = Annotated[
+    str, typer.Option("--compression", help="raw (or c0), c23 or c40.")
+]
+MAX_LISTED = 20
+
+
+@app.command()
+@handles_errors
+def index(
+    root: RootOption,
+    splits: SplitsOption = None,
+    methods: MethodsOption = None,
+    compression: CompressionOption = "c23",
+    out: Annotated[Path, typer.Option("--out", help="CSV to write, one row per video.")] = Path(
+        "videos.csv"
+    ),
+    dfd_seed: Annotated[int, typer.Option(help="Seed of the DFD split by actor.")] = 0,
+) -> None:
+    """Index an FF++ root: one row per video (label, method, split), plus what is missing.
+
+    Python: ``dfrobust.ffpp.index_videos(root, splits, methods=[...], compression="c23")``.
+    """
+    from dfrobust.atomicio import write_csv
+    from dfrobust.ffpp import VIDEO_CSV_FIELDS, index_videos
+
+    found = index_videos(
+        root, splits, methods=parse_list(methods), compression=compression, dfd_seed=dfd_seed
+    )
+    write_csv(out, (r.as_row() for r in found.records), VIDEO_CSV_FIELDS)
+    console.print(_summary_table(found))
+    _print_missing(found)
+    err_console.print(f"{len(found.records)} videos written to {out}")
+
+
+def _summary_table(found) -> Table:  # noqa: ANN001 - FFIndex, imported lazily
+    counts = found.counts()
+    methods = sorted({m for _, m, _ in counts}, key=lambda m: (m not in ("original", "actors"), m))
+    splits = [s for s in ("train", "val", "test", "") if any(k[0] == s for k in counts)]
+    table = Table(title=f"Videos under {found.root} ({found.compression})")
+    table.add_column("split")
+    for method in methods:
+        table.add_column(method, justify="right")
+    table.add_column("real", justify="right")
+    table.add_column("fake", justify="right")
+    for split in splits:
+        per_method = [sum(n for (s, m, _), n in counts.items() if s == split and m == method) for method in methods]
+        real = sum(n for (s, _, label), n in counts.items() if s == split and label == 0)
+        fake = sum(n for (s, _, label), n in counts.items() if s == split and label == 1)
+        table.add_row(split or "(no split)", *map(str, per_method), str(real), str(fake))
+    return table
+
+
+def _print_missing(found) -> None:  # noqa: ANN001 - FFIndex, imported lazily
+    orphans = found.orphan_fakes()
+    absent = [m for m in found.missing if m not in orphans]
+    if orphans:
+        err_console.print(f"[yellow]{len(orphans)} fake(s) whose original is missing:[/]")
+        for m in orphans[:MAX_LISTED]:
+            err_console.print(f"  {m.method}/{m.video} ({m.split or 'no split'}): {m.reason}")
+        if len(orphans) > MAX_LISTED:
+            err_console.print(f"  ... and {len(orphans) - MAX_LISTED} more")
+    if absent:
+        by_method: dict[str, int] = {}
+        for m in absent:
+            by_method[m.method] = by_method.get(m.method, 0) + 1
+        summary = ", ".join(f"{method} {n}" for method, n in sorted(by_method.items()))
+        err_console.print(f"[yellow]promised by the splits but not on disk:[/] {summary}")
