@@ -1,0 +1,88 @@
+"""``dfrobust test``: evaluate a run clean and under FGSM, PGD and Square; write ``eval/``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from dfrobust.cli.app import app
+from dfrobust.cli.common import console, err_console, handles_errors, parse_fraction, parse_list, progress_bar
+
+
+@app.command("test")
+@handles_errors
+def test_command(
+    run: Annotated[Path, typer.Option("--run", help="Run folder written by dfrobust train (runs/NAME).")],
+    checkpoint: Annotated[str, typer.Option(help="best, best-robust, last, or a .ckpt path.")] = "best",
+    split: Annotated[str, typer.Option(help="Manifest split to evaluate.")] = "test",
+    attacks: Annotated[str, typer.Option(help="Comma-separated: clean, fgsm, pgd, square.")] = "clean,fgsm,pgd,square",
+    eps: Annotated[str, typer.Option(help="Comma-separated L-inf budgets in pixel units.")] = "2/255,4/255,8/255",
+    n_queries: Annotated[int, typer.Option(help="Square's query budget per frame.")] = 1000,
+    pgd_steps: Annotated[int, typer.Option(help="PGD iterations.")] = 10,
+    limit: Annotated[int | None, typer.Option(help="Evaluate a seeded random subset of N frames.")] = None,
+    jpeg_quality: Annotated[
+        int | None, typer.Option(help="Score every condition after a JPEG round trip at this quality.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Frames per batch.")] = 128,
+    seed: Annotated[int, typer.Option(help="Seed of the subset, random starts and Square.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    sanity: Annotated[
+        bool, typer.Option("--sanity/--no-sanity", help="Also run PGD at 32/255 on 128 frames (masking check).")
+    ] = True,
+    manifest: Annotated[Path | None, typer.Option(help="Frames to evaluate instead of the run's manifest.")] = None,
+) -> None:
+    """Robust accuracy, metrics and attack success rates; writes RUN/eval/.
+
+    Python: ``dfrobust.evaluation_run.run_eval(prepare_run_eval(run, EvalOptions(...)))``.
+    """
+    from dfrobust.evaluation import EvalOptions
+    from dfrobust.evaluation_run import prepare_run_eval, run_eval
+
+    options = EvalOptions(
+        attacks=tuple(parse_list(attacks) or ()),
+        eps=tuple(parse_fraction(e, "eps") for e in parse_list(eps) or ()),
+        n_queries=n_queries, pgd_steps=pgd_steps, limit=limit, jpeg_quality=jpeg_quality,
+        batch_size=batch_size, seed=seed, sanity=sanity,
+    )
+    job = prepare_run_eval(run, options, checkpoint=checkpoint, split=split, manifest=manifest, device=device)
+    with progress_bar(f"evaluating {len(job.dataset)} frames", job.steps, "steps") as advance:
+        summary = run_eval(job, on_progress=advance)
+    console.print(summary_table(summary))
+    console.print(checks_table(summary["checks"]))
+    for warning in summary["warnings"]:
+        err_console.print(f"[yellow]warning:[/] possible gradient masking: {warning}", highlight=False)
+    err_console.print(f"results written to {job.out_dir}")
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}"
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    """Rows condition x eps; accuracy, AUC, F1, video accuracy, ASR (a), (c), (d) in %, queries."""
+    table = Table(title=f"{summary['run']} ({summary['checkpoint']}, {summary['split']}, {summary['frames']} frames)")
+    for name in ("condition", "eps", "acc %", "AUC %", "F1 %", "video acc %", "ASR(a) %", "ASR(c) %",
+                 "ASR(d) %", "queries mean/median"):
+        table.add_column(name, justify="left" if name in ("condition", "eps") else "right")
+    for row in summary["rows"]:
+        mean, median = row["queries_mean"], row["queries_median"]
+        queries = "-" if mean is None or math.isnan(mean) else f"{mean:.0f}/{median:.0f}"
+        table.add_row(row["condition"], row["eps"], *(_pct(row[k]) for k in (
+            "accuracy", "auroc", "f1", "video_accuracy", "asr_flip", "asr_evasion", "asr_video")), queries)
+    return table
+
+
+def checks_table(checks: list[dict[str, Any]]) -> Table:
+    """One row per gradient-masking check: name, pass/warn/skipped, the numbers compared."""
+    table = Table(title="sanity checks against gradient masking")
+    for name in ("check", "status", "values"):
+        table.add_column(name)
+    colour = {"pass": "green", "warn": "yellow", "skipped": "dim"}
+    for check in checks:
+        values = ", ".join(f"{k} {v:.3f}" for k, v in check["values"].items())
+        table.add_row(check["name"], f"[{colour[check['status']]}]{check['status']}[/]", values or "-")
+    return table
