@@ -43,6 +43,9 @@ from dfrobust.errors import DfrobustError
 from dfrobust.metrics import DetectionMetrics, History, plot_history
 
 log = logging.getLogger(__name__)
+# ``import lightning`` gives its logger a console handler of its own, so with the
+# application's handler every Lightning message was printed twice: drop Lightning's.
+logging.getLogger("lightning").handlers.clear()
 
 CHECKPOINTS = ("best", "best-robust", "last")
 # Keys that may change when a run is resumed: where and how fast it runs, not what it learns.

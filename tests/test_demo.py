@@ -1,0 +1,49 @@
+"""Tests of dfrobust.demo and ``dfrobust demo``: the whole pipeline, end to end, small."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dfrobust.config import load_config
+from dfrobust.demo import CONFIG_NAMES, FAST, demo_config_path, run_demo
+
+
+def test_demo_configs_are_found_and_differ_only_in_the_adversary() -> None:
+    clean, robust = (load_config(demo_config_path(name)) for name in CONFIG_NAMES.values())
+    assert clean.adv.method == "none" and robust.adv.method == "fgsm-rs"
+    assert (clean.model, clean.data, clean.train) == (robust.model, robust.data, robust.train)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # about 90 s on 2 idle cores; several times that on a loaded machine
+def test_demo_fast_from_nothing_to_a_report_then_resumes(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    env = {**os.environ, "COLUMNS": "200"}
+    result = subprocess.run([sys.executable, "-m", "dfrobust", "demo", "--fast", "--out", str(out)],
+                            capture_output=True, text=True, timeout=900, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert [[cell.strip() for cell in line.split("│")[1:3]] for line in table] == [
+        [model, condition] for model in ("clean", "fgsm_rs") for condition in ("clean", "fgsm", "pgd", "square")]
+    assert f"report: {(out / 'report.html').resolve()}" in result.stdout.replace("\n", "")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.count("<img ") >= 6 and "Run fgsm_rs" in page and "catastrophic" in page
+    assert (out / "report.md").is_file()
+    for run in ("clean", "fgsm_rs"):
+        summary = json.loads((out / "runs" / run / "eval" / "summary.json").read_text(encoding="utf-8"))
+        assert [(r["condition"], r["eps"]) for r in summary["rows"]] == [
+            ("clean", "0"), ("fgsm", "4/255"), ("pgd", "4/255"), ("square", "4/255")]
+        assert summary["options"]["n_queries"] == FAST.n_queries
+
+    # A rerun keeps every finished stage: same checkpoints, same evaluation files.
+    kept = [out / "runs" / r / f for r in ("clean", "fgsm_rs") for f in ("checkpoints/last.ckpt", "eval/summary.json")]
+    before = [p.stat().st_mtime_ns for p in kept]
+    again = run_demo(out, fast=True)
+    assert [p.stat().st_mtime_ns for p in kept] == before
+    assert again.report.html == out / "report.html" and len(again.report.runs) == 2
