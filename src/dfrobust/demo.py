@@ -50,7 +50,7 @@ class DemoOptions:
     face_size: int = 64  # face crops (MTCNN, x1.3 box) at the demo configs' image_size
     epochs: int | None = None  # None: the epochs of configs/demo_*.yaml
     eps: float = 4 / 255
-    n_queries: int = 100
+    n_queries: int = 1000
     pgd_steps: int = 10
     eval_limit: int | None = 128
     seed: int = 0
