@@ -19,6 +19,11 @@ from typing import IO, Any
 from dfrobust.errors import DfrobustError
 
 
+class OutputError(DfrobustError):
+    """A result file could not be written (read-only folder, disk full, a file where a folder
+    should be). Unlike a bad input, this stops a job: every later write would fail the same way."""
+
+
 def _temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
@@ -28,7 +33,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
     """Open ``path`` for writing through a temporary file renamed on success.
 
     On any exception the temporary file is removed and ``path`` is untouched.
-    An ``OSError`` (read-only folder, disk full) becomes a :class:`DfrobustError`
+    An ``OSError`` (read-only folder, disk full) becomes an :class:`OutputError`
     naming the file.
     """
     if "r" in mode or "a" in mode:
@@ -43,11 +48,19 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise DfrobustError(f"cannot write {path}: {e.strerror or e}") from e
+        _discard(tmp)
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from e
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temporary file if there is one; an unusable folder must not hide the first error."""
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

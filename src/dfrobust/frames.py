@@ -29,7 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from dfrobust.atomicio import atomic_open, write_json
+from dfrobust.atomicio import OutputError, atomic_open, write_json
 from dfrobust.cli.common import default_workers
 from dfrobust.errors import DfrobustError
 from dfrobust.ffpp import VideoRecord, index_videos, stable_seed
@@ -162,6 +162,10 @@ def extract_frames(config: ExtractConfig, on_progress: Callable[[int], None] | N
     (e.g. to size a progress bar).
     """
     records, missing = videos or select_videos(config)
+    try:
+        config.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot write {config.out}: {e.strerror or e}") from None
     results = list(_run(records, config, on_progress))
     options = {"root": str(config.root), "splits_dir": str(config.splits_dir or ""),
                "methods": list(config.methods or ()), "splits": list(config.splits or ()),
@@ -242,6 +246,8 @@ def _extract_video(record: VideoRecord, config: ExtractConfig, *, decode_threads
                 _write_batch(batch, record, config, folder, result)
                 batch = []
         _write_batch(batch, record, config, folder, result)
+    except OutputError:
+        raise  # a full or read-only output folder fails every later video too: stop the job
     except (av.error.FFmpegError, DfrobustError, OSError) as e:
         reason = str(e) if isinstance(e, DfrobustError) else f"{type(e).__name__}: {e}"
         log.warning("skipped %s/%s (%s): %s", record.method, record.video, record.path, reason)

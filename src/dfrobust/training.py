@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 # ``import lightning`` gives its logger a console handler of its own, so with the
 # application's handler every Lightning message was printed twice: drop Lightning's.
 logging.getLogger("lightning").handlers.clear()
+# Lightning's advertisement for its cloud logger is not a message about the run.
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(lambda record: "litlogger" not in record.getMessage())
 
 CHECKPOINTS = ("best", "best-robust", "last")
 # Keys that may change when a run is resumed: where and how fast it runs, not what it learns.
@@ -260,6 +262,8 @@ def train(
     ckpt_path = last if resume and last.exists() else None
     if resume and ckpt_path is None:
         log.warning("%s has no last.ckpt yet: starting the run from the beginning", run_dir)
+    if ckpt_path is not None:
+        load_checkpoint(ckpt_path, map_location="cpu")  # a clear error for a truncated or pickle-carrying file
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     found = {name: last.parent / f"{name}.ckpt" for name in CHECKPOINTS}
     return TrainResult(run_dir, writer.history, {k: p for k, p in found.items() if p.exists()})

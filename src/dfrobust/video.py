@@ -57,6 +57,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     packets. Raises ``av.error.FFmpegError`` for unreadable files and
     :class:`DfrobustError` for files without a video stream or timestamps.
     """
+    if os.path.getsize(path) == 0:
+        raise DfrobustError(f"{path}: empty file (0 bytes); download it again")
     with av.open(os.fspath(path)) as container:
         stream = _video_stream(container, path)
         packets = [

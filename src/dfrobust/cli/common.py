@@ -6,6 +6,7 @@ import functools
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from fractions import Fraction
@@ -34,14 +35,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def setup_logging(verbose: bool = False) -> None:
-    """Route library logging through Rich on stderr, once."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
-        force=True,
-    )
+    """Route library logging to stderr, once: through Rich on a terminal, else one plain line per
+    message (Rich would wrap a long path at 80 columns, and a log or grep would miss the name)."""
+    if err_console.is_terminal:
+        handler: logging.Handler = RichHandler(console=err_console, show_path=False, show_time=False)
+        fmt = "%(message)s"
+    else:
+        handler, fmt = logging.StreamHandler(sys.stderr), "%(levelname)s %(message)s"
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, handlers=[handler], force=True)
     logging.captureWarnings(True)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=Warning)
 
 
 def handles_errors(func: F) -> F:

@@ -102,5 +102,8 @@ def _show(summary: dict, out: Path) -> None:
     console.print(table)
     for item in summary["skipped"]:
         err_console.print(f"[yellow]skipped[/] {item['method']}/{item['video']}: {item['reason']}", highlight=False)
+    if summary.get("missing_videos"):
+        err_console.print(f"[yellow]{summary['missing_videos']} video(s) named by the splits are not on disk[/] "
+                          "(dfrobust index lists them)")
     if summary["short"]:
         err_console.print(f"{len(summary['short'])} video(s) had fewer frames than asked: took them all")

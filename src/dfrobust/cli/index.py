@@ -29,6 +29,7 @@ CompressionOption = Annotated[
     str, typer.Option("--compression", help="raw (or c0), c23 or c40.")
 ]
 MAX_LISTED = 20
+EXAMPLES = 3  # video ids named per method among those the splits promise
 
 
 @app.command()
@@ -87,8 +88,11 @@ def _print_missing(found) -> None:  # noqa: ANN001 - FFIndex, imported lazily
         if len(orphans) > MAX_LISTED:
             err_console.print(f"  ... and {len(orphans) - MAX_LISTED} more")
     if absent:
-        by_method: dict[str, int] = {}
+        by_method: dict[str, list[str]] = {}
         for m in absent:
-            by_method[m.method] = by_method.get(m.method, 0) + 1
-        summary = ", ".join(f"{method} {n}" for method, n in sorted(by_method.items()))
-        err_console.print(f"[yellow]promised by the splits but not on disk:[/] {summary}")
+            by_method.setdefault(m.method, []).append(m.video)
+        summary = "; ".join(
+            f"{method} {len(videos)} (e.g. {', '.join(videos[:EXAMPLES])}{', ...' if len(videos) > EXAMPLES else ''})"
+            for method, videos in sorted(by_method.items())
+        )
+        err_console.print(f"[yellow]promised by the splits but not on disk:[/] {summary}", highlight=False)
