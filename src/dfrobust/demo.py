@@ -76,13 +76,11 @@ def _no_progress(description: str, total: int, unit: str) -> Iterator[Advance]:
 
 
 def demo_config_path(name: str) -> Path:
-    """A demo config (``demo_clean.yaml``) from the installed package or the source tree."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "configs" / name, here.parents[1] / "configs" / name):
-        if candidate.is_file():
-            return candidate
-    raise DfrobustError(f"demo config {name} not found in {here / 'configs'} or {here.parents[1] / 'configs'}; "
-                        "reinstall dfrobust (pip install -e .) from a complete checkout")
+    """A demo config (``demo_clean.yaml``), shipped inside the package (``configs/`` links to it)."""
+    path = Path(__file__).resolve().parent / "configs" / name
+    if not path.is_file():
+        raise DfrobustError(f"demo config {path} is missing; reinstall dfrobust from a complete checkout")
+    return path
 
 
 def run_demo(
