@@ -24,7 +24,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, Subset, WeightedRandomSampler
 from torchvision import transforms as T
 
-from dfrobust.cli.common import default_workers
+from dfrobust.hardware import default_workers
 from dfrobust.errors import DfrobustError
 from dfrobust.metrics import VideoIndex, video_key
 

@@ -313,17 +313,6 @@ def jpeg_roundtrip(x: torch.Tensor, quality: int) -> torch.Tensor:
     return torch.stack(out).to(x.device, torch.float32).div(255)
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.split(":")[0] not in ("cpu", "cuda"):
-        raise DfrobustError(f"Expected device auto, cpu, cuda or cuda:N, but got {device!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise DfrobustError("--device cuda was asked for, but torch sees no CUDA GPU; use --device cpu or auto")
-    return torch.device(device)
-
-
 def model_transform(model: nn.Module, image_size: int | None = None) -> Transform:
     """The eval transform of ``model``: resize to ``image_size`` (the run's override) or its input size."""
     data_config = model.data_config

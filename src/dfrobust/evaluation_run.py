@@ -41,9 +41,9 @@ from dfrobust.evaluation import (
     eps_label,
     evaluate,
     model_transform,
-    resolve_device,
     to_image,
 )
+from dfrobust.hardware import resolve_device
 from dfrobust.metrics import METRIC_NAMES
 
 log = logging.getLogger(__name__)

@@ -30,9 +30,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from dfrobust.atomicio import OutputError, atomic_open, write_json
-from dfrobust.cli.common import default_workers
 from dfrobust.errors import DfrobustError
 from dfrobust.ffpp import VideoRecord, index_videos, stable_seed
+from dfrobust.hardware import default_workers
 from dfrobust.manifest import shard_name, write_outputs
 
 log = logging.getLogger(__name__)

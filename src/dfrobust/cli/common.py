@@ -81,11 +81,6 @@ def parse_list(text: str | None) -> list[str] | None:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def default_workers() -> int:
-    """Worker processes by default: the cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 @contextmanager
 def progress_bar(description: str, total: int, unit: str = "items") -> Iterator[Callable[..., None]]:
     """A Rich progress bar on stderr; yields ``advance(n=1)`` for the library callback."""

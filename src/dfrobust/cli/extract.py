@@ -11,7 +11,6 @@ from rich.table import Table
 from dfrobust.cli.app import app
 from dfrobust.cli.common import (
     console,
-    default_workers,
     err_console,
     handles_errors,
     parse_list,
@@ -20,6 +19,7 @@ from dfrobust.cli.common import (
 )
 from dfrobust.cli.index import CompressionOption, MethodsOption, SplitsOption
 from dfrobust.errors import DfrobustError
+from dfrobust.hardware import default_workers
 
 
 @app.command()
