@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -13,7 +14,7 @@ PIPELINE = ["synth", "index", "extract", "train", "test", "report", "predict", "
 
 def _dfrobust(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "dfrobust", *args], capture_output=True, text=True, timeout=120,
-                          env={"COLUMNS": "100", "PATH": ""})
+                          env={**os.environ, "COLUMNS": "100"})
 
 
 def test_help_lists_the_commands_in_pipeline_order_without_loading_torch() -> None:

@@ -24,8 +24,8 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, Subset, WeightedRandomSampler
 from torchvision import transforms as T
 
-from dfrobust.hardware import default_workers
 from dfrobust.errors import DfrobustError
+from dfrobust.hardware import default_workers
 from dfrobust.metrics import VideoIndex, video_key
 
 log = logging.getLogger(__name__)

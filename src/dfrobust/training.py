@@ -263,7 +263,8 @@ def train(
     if resume and ckpt_path is None:
         log.warning("%s has no last.ckpt yet: starting the run from the beginning", run_dir)
     if ckpt_path is not None:
-        load_checkpoint(ckpt_path, map_location="cpu")  # a clear error for a truncated or pickle-carrying file
+        # A clear error for a truncated or pickle-carrying file, before Lightning reads it for real.
+        load_checkpoint(ckpt_path, map_location="cpu", mmap=True)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     found = {name: last.parent / f"{name}.ckpt" for name in CHECKPOINTS}
     return TrainResult(run_dir, writer.history, {k: p for k, p in found.items() if p.exists()})
@@ -323,10 +324,13 @@ def checkpoint_path(run_dir: str | os.PathLike, checkpoint: str | os.PathLike = 
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: Any = None) -> dict[str, Any]:
-    """``torch.load`` with ``weights_only=True``: a file carrying pickled code is refused."""
+def load_checkpoint(path: str | os.PathLike, map_location: Any = None, *, mmap: bool = False) -> dict[str, Any]:
+    """``torch.load`` with ``weights_only=True``: a file carrying pickled code is refused.
+
+    ``mmap=True`` maps the tensors instead of reading them: enough to check a file cheaply.
+    """
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
         raise DfrobustError(
             f"refusing to load {path}: it holds pickled Python objects, not only tensors and plain values "

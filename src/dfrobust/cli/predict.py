@@ -33,8 +33,8 @@ def predict(
     Unreadable files are reported and skipped; the exit code is 1 only if nothing was scored.
     Python: ``dfrobust.predict.predict_files(*load_detector(model="meso4", weights=W), paths)``.
     """
-    from dfrobust.hardware import resolve_device
     from dfrobust.frames import SAMPLINGS
+    from dfrobust.hardware import resolve_device
     from dfrobust.predict import expand_paths, load_detector, predict_files
 
     if sampling not in SAMPLINGS:
