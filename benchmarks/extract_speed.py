@@ -23,10 +23,10 @@ from pathlib import Path
 
 import av
 
-from dfrobust.faces import crop_resize, main_face, square_box
-from dfrobust.ffpp import index_videos
-from dfrobust.frames import ExtractConfig, extract_frames, sample_frame_indices, video_seed
-from dfrobust.video import probe_video, read_frames
+from dfrobust.data.faces import crop_resize, main_face, square_box
+from dfrobust.data.ffpp import index_videos
+from dfrobust.data.frames import ExtractConfig, extract_frames, sample_frame_indices, video_seed
+from dfrobust.data.video import probe_video, read_frames
 
 
 def get_args() -> argparse.Namespace:

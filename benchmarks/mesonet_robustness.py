@@ -26,7 +26,7 @@ import torch
 from dfrobust.atomicio import write_csv
 from dfrobust.data import MANIFEST_COLUMNS, FFDataset, read_manifest
 from dfrobust.evaluation import EvalOptions, EvalResult, evaluate, model_transform
-from dfrobust.frames import ExtractConfig, extract_frames
+from dfrobust.data.frames import ExtractConfig, extract_frames
 from dfrobust.models import create_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

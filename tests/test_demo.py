@@ -25,12 +25,18 @@ def test_demo_configs_are_found_and_differ_only_in_the_adversary() -> None:
 def test_demo_fast_from_nothing_to_a_report_then_resumes(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     env = {**os.environ, "COLUMNS": "200"}
-    result = subprocess.run([sys.executable, "-m", "dfrobust", "demo", "--fast", "--out", str(out)],
-                            capture_output=True, text=True, timeout=900, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "dfrobust", "demo", "--fast", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     table = [line for line in result.stdout.splitlines() if line.startswith("│")]
     assert [[cell.strip() for cell in line.split("│")[1:3]] for line in table] == [
-        [model, condition] for model in ("clean", "fgsm_rs") for condition in ("clean", "fgsm", "pgd", "square")]
+        [model, condition] for model in ("clean", "fgsm_rs") for condition in ("clean", "fgsm", "pgd", "square")
+    ]
     assert f"report: {(out / 'report.html').resolve()}" in result.stdout.replace("\n", "")
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count("<img ") >= 6 and "Run fgsm_rs" in page and "catastrophic" in page
@@ -38,7 +44,11 @@ def test_demo_fast_from_nothing_to_a_report_then_resumes(tmp_path: Path) -> None
     for run in ("clean", "fgsm_rs"):
         summary = json.loads((out / "runs" / run / "eval" / "summary.json").read_text(encoding="utf-8"))
         assert [(r["condition"], r["eps"]) for r in summary["rows"]] == [
-            ("clean", "0"), ("fgsm", "4/255"), ("pgd", "4/255"), ("square", "4/255")]
+            ("clean", "0"),
+            ("fgsm", "4/255"),
+            ("pgd", "4/255"),
+            ("square", "4/255"),
+        ]
         assert summary["options"]["n_queries"] == FAST.n_queries
 
     # A rerun keeps every finished stage: same checkpoints, same evaluation files.

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import warnings
 
-import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from PIL import Image
 from sklearn import metrics as skm
 
 from dfrobust.errors import DfrobustError
 from dfrobust.metrics import (
     METRIC_NAMES,
     DetectionMetrics,
-    History,
-    VideoIndex,
     aggregate_videos,
     detection_metrics,
     equal_error_rate,
-    plot_history,
 )
 
 
@@ -70,14 +64,10 @@ def test_video_metrics_match_sklearn_on_mean_scores() -> None:
     got = detection_metrics(probs, labels, videos)
     video_probs = probs.reshape(-1, 10).mean(1).numpy()  # ids are 10 consecutive frames
     video_labels = labels.reshape(-1, 10)[:, 0].numpy()
-    assert got["video_accuracy"] == pytest.approx(
-        skm.accuracy_score(video_labels, video_probs >= 0.5), abs=1e-6
-    )
+    assert got["video_accuracy"] == pytest.approx(skm.accuracy_score(video_labels, video_probs >= 0.5), abs=1e-6)
     assert got["video_f1"] == pytest.approx(skm.f1_score(video_labels, video_probs >= 0.5))
     assert got["video_auroc"] == pytest.approx(skm.roc_auc_score(video_labels, video_probs))
-    assert got["video_ap"] == pytest.approx(
-        skm.average_precision_score(video_labels, video_probs), abs=1e-6
-    )
+    assert got["video_ap"] == pytest.approx(skm.average_precision_score(video_labels, video_probs), abs=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -169,98 +159,8 @@ def _ddp_worker(rank: int, init_file: str, queue) -> None:
 def test_metric_class_gathers_states_across_ddp_processes(tmp_path) -> None:
     ctx = mp.get_context("spawn")
     queue = ctx.SimpleQueue()
-    mp.start_processes(
-        _ddp_worker, args=(str(tmp_path / "init"), queue), nprocs=2, start_method="spawn"
-    )
+    mp.start_processes(_ddp_worker, args=(str(tmp_path / "init"), queue), nprocs=2, start_method="spawn")
     results = [queue.get(), queue.get()]
     expected = detection_metrics(*_random_scores(5))
     for got in results:
         assert got == pytest.approx(expected)
-
-
-def test_video_index_is_stable_and_keys_include_method() -> None:
-    rows = [
-        {"method": "Deepfakes", "compression": "c23", "video": "000_003"},
-        {"method": "Face2Face", "compression": "c23", "video": "000_003"},
-        {"method": "original", "compression": "c23", "video": "000"},
-        {"method": "Deepfakes", "compression": "c23", "video": "000_003"},
-    ]
-    index = VideoIndex.from_rows(rows)
-    assert len(index) == 3
-    assert VideoIndex.from_rows(reversed(rows)).keys == index.keys
-    assert index["Face2Face/c23/000_003"] != index["Deepfakes/c23/000_003"]
-    assert index.encode(["original/c23/000", "Deepfakes/c23/000_003"]).tolist() == [2, 0]
-    with pytest.raises(DfrobustError, match="unknown video"):
-        index["NeuralTextures/c23/000_003"]
-    with pytest.raises(DfrobustError, match="compression"):
-        VideoIndex.from_rows([{"method": "original", "video": "000"}])
-
-
-def test_history_round_trip_and_resume_replaces_epochs(tmp_path) -> None:
-    path = tmp_path / "history.csv"
-    history = History()
-    history.record(0, {"train_accuracy": 0.5, "val_auroc": torch.tensor(0.6)})
-    history.record(1, {"train_accuracy": 0.7, "val_auroc": 0.8, "co_flag": True})
-    history.save(path)
-    with open(path, newline="") as f:
-        header = next(csv.reader(f))
-    assert header == ["epoch", "train_accuracy", "val_auroc", "co_flag"]
-
-    resumed = History.load(path)
-    assert resumed.rows == history.rows[:1] + [history.rows[1]]
-    assert math.isnan(resumed.column("co_flag")[0])  # missing cell -> NaN
-    resumed.record(1, {"train_accuracy": 0.75, "val_auroc": 0.85, "co_flag": 0})  # rerun epoch 1
-    resumed.record(2, {"train_accuracy": 0.9, "val_auroc": 0.9, "co_flag": 0})
-    resumed.save(path)
-    final = History.load(path)
-    assert final.column("epoch") == [0, 1, 2]
-    assert final.column("train_accuracy") == [0.5, 0.75, 0.9]
-
-
-def test_history_load_errors(tmp_path) -> None:
-    assert len(History.load(tmp_path / "absent.csv", missing_ok=True)) == 0
-    with pytest.raises(DfrobustError, match="absent.csv"):
-        History.load(tmp_path / "absent.csv")
-    (tmp_path / "bad.csv").write_text("step,loss\n1,0.5\n")
-    with pytest.raises(DfrobustError, match="epoch"):
-        History.load(tmp_path / "bad.csv")
-
-
-def _example_history(epochs: int = 6) -> History:
-    history = History()
-    for epoch in range(epochs):
-        row = {f"{stage}_{name}": 0.5 + 0.05 * epoch + (0.02 if stage == "train" else 0)
-               for stage in ("train", "val") for name in METRIC_NAMES}
-        row |= {"train_loss": 1 / (epoch + 1), "val_video_auroc": 0.6 + 0.05 * epoch}
-        row |= {"val_pgd_accuracy": 0.4 if epoch < 4 else 0.0, "co_flag": float(epoch >= 4)}
-        history.record(epoch, row)
-    return history
-
-
-def test_plot_history_writes_a_png_with_content(tmp_path) -> None:
-    history = _example_history()
-    history.save(tmp_path / "history.csv")
-    out = tmp_path / "plots" / "history.png"
-    plot_history(tmp_path / "history.csv", out)
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    pixels = np.asarray(Image.open(out).convert("RGB")).astype(int)
-    assert pixels.std() > 0
-    red = (pixels[..., 0] > 200) & (pixels[..., 1] < 60) & (pixels[..., 2] < 60)
-    assert red.sum() > 20  # the flagged catastrophic-overfitting epochs
-    # only the flags draw red: a CO panel with no flagged epoch has none
-    unflagged = History({"epoch": e, "val_pgd_accuracy": 0.4, "co_flag": 0.0} for e in range(3))
-    plot_history(unflagged, tmp_path / "unflagged.png")
-    pixels = np.asarray(Image.open(tmp_path / "unflagged.png").convert("RGB")).astype(int)
-    assert ((pixels[..., 0] > 200) & (pixels[..., 1] < 60) & (pixels[..., 2] < 60)).sum() == 0
-
-
-def test_plot_history_from_rows_with_one_epoch(tmp_path) -> None:
-    plot_history([{"epoch": 0, "train_loss": 0.7}], tmp_path / "one_epoch.png")
-    pixels = np.asarray(Image.open(tmp_path / "one_epoch.png").convert("L")).astype(int)
-    assert pixels.std() > 0
-
-
-def test_plot_history_without_data_is_an_error(tmp_path) -> None:
-    with pytest.raises(DfrobustError, match="nothing to plot"):
-        plot_history(History(), tmp_path / "x.png")
-    assert not (tmp_path / "x.png").exists()

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import FFPP_SAMPLE, MESONET, write_test_video
 from dfrobust.cli import app
+from dfrobust.data.ffpp import stable_seed
+from dfrobust.data.frames import sample_frame_indices
+from dfrobust.data.video import probe_video
 from dfrobust.errors import DfrobustError
-from dfrobust.ffpp import stable_seed
-from dfrobust.frames import sample_frame_indices
 from dfrobust.predict import expand_paths, load_detector, predict_files
-from dfrobust.video import probe_video
+from testdata import FFPP_SAMPLE, MESONET, write_test_video
 
 runner = CliRunner()
 MESO4 = ["--model", "meso4", "--weights", str(MESONET / "weights" / "Meso4_DF.h5")]

@@ -7,6 +7,7 @@ never leaves a half-written file that a rerun would take for finished work.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -57,10 +58,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
 
 def _discard(tmp: Path) -> None:
     """Remove a temporary file if there is one; an unusable folder must not hide the first error."""
-    try:
+    with contextlib.suppress(OSError):
         tmp.unlink(missing_ok=True)
-    except OSError:
-        pass
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -80,9 +79,7 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(_nan_to_none(obj), indent=2, sort_keys=False) + "\n")
 
 
-def write_csv(
-    path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], fieldnames: Sequence[str]
-) -> None:
+def write_csv(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], fieldnames: Sequence[str]) -> None:
     """Write dict rows as CSV with a header atomically."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(fieldnames), lineterminator="\n")

@@ -20,16 +20,16 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from dfrobust.atomicio import write_text
+from dfrobust.attacks.registry import attack_names
+from dfrobust.eps import parse_fraction
 from dfrobust.errors import DfrobustError
 
-ADV_METHODS = ("none", "fgsm-rs", "n-fgsm", "pgd")
 BALANCE_MODES = ("sampler", "weight", "none")
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("cosine", "onecycle")
@@ -105,7 +105,9 @@ class AdvConfig:
     co_drop: float = 0.2
 
     def __post_init__(self) -> None:
-        _check_choice("adv.method", self.method, ADV_METHODS)
+        # Registry names use "_"; "fgsm-rs" (the paper's spelling, older configs) means fgsm_rs.
+        object.__setattr__(self, "method", self.method.replace("-", "_"))
+        _check_choice("adv.method", self.method, ("none", *attack_names("train")))
         hint = f"; did you mean {self.eps:g}/255?" if self.eps > 1 else ""
         _check_range("adv.eps", self.eps, 0.0, 1.0, hint)
         if self.alpha is not None:
@@ -171,7 +173,9 @@ class Config:
             if not isinstance(section, Mapping):
                 raise DfrobustError(f"{source}: Expected section {name!r} to be a mapping, but got {section!r}")
             types_ = typing.get_type_hints(section_cls)
-            built[name] = section_cls(**{k: _coerce(f"{name}.{k}", v, types_.get(k), source) for k, v in section.items()})
+            built[name] = section_cls(
+                **{k: _coerce(f"{name}.{k}", v, types_.get(k), source) for k, v in section.items()}
+            )
         return cls(**built)
 
 
@@ -210,7 +214,7 @@ def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:
     for option in (o for o in options if o is not type(None)):
         try:
             return _convert(value, option)
-        except (TypeError, ValueError, ZeroDivisionError):
+        except (TypeError, ValueError, DfrobustError):
             continue
     names = " or ".join(o.__name__ for o in options)
     raise DfrobustError(f"{source}: Expected {key} to be {names}, but got {value!r}")
@@ -231,7 +235,7 @@ def _convert(value: Any, target: type) -> Any:
             raise ValueError(value)
         return int(str(value).strip()) if isinstance(value, str) else int(value)
     if target is float:
-        return float(Fraction(value.strip())) if isinstance(value, str) else float(value)
+        return parse_fraction(value)
     return str(value)
 
 

@@ -57,8 +57,7 @@ class DemoOptions:
 
 
 FULL = DemoOptions()
-FAST = DemoOptions(pairs=6, video_frames=8, frames_per_video=4, epochs=1, n_queries=20,
-                   pgd_steps=3, eval_limit=32)
+FAST = DemoOptions(pairs=6, video_frames=8, frames_per_video=4, epochs=1, n_queries=20, pgd_steps=3, eval_limit=32)
 
 
 @dataclass
@@ -132,16 +131,30 @@ def _synth(root: Path, opts: DemoOptions, progress: ProgressFactory, workers: in
     from dfrobust.synth import synthesize
 
     with progress("synth", 4 * opts.pairs, "videos") as advance:
-        synthesize(root, pairs=opts.pairs, frames=opts.video_frames, size=opts.size, seed=opts.seed,
-                   workers=workers, on_progress=advance)
+        synthesize(
+            root,
+            pairs=opts.pairs,
+            frames=opts.video_frames,
+            size=opts.size,
+            seed=opts.seed,
+            workers=workers,
+            on_progress=advance,
+        )
 
 
 def _extract(root: Path, frames: Path, opts: DemoOptions, progress: ProgressFactory, workers: int | None) -> Path:
-    from dfrobust.frames import ExtractConfig, extract_frames, select_videos
+    from dfrobust.data.frames import ExtractConfig, extract_frames, select_videos
 
     # Face crops, as for FF++: the fakes' traces lie in the face, a small part of the frame.
-    config = ExtractConfig(root=root, out=frames, frames=opts.frames_per_video, seed=opts.seed, faces=True,
-                           size=opts.face_size, workers=workers or len(os.sched_getaffinity(0)))
+    config = ExtractConfig(
+        root=root,
+        out=frames,
+        frames=opts.frames_per_video,
+        seed=opts.seed,
+        faces=True,
+        size=opts.face_size,
+        workers=workers or len(os.sched_getaffinity(0)),
+    )
     videos = select_videos(config)
     with progress("extract", len(videos[0]), "videos") as advance:
         extract_frames(config, on_progress=advance, videos=videos)
@@ -151,7 +164,7 @@ def _extract(root: Path, frames: Path, opts: DemoOptions, progress: ProgressFact
 def _train(run_dir: Path, config_path: Path, manifest: Path, opts: DemoOptions, progress: ProgressFactory) -> None:
     """Train one demo detector, or keep it when its history already holds every epoch."""
     from dfrobust.config import load_config
-    from dfrobust.metrics import History
+    from dfrobust.runs import History
     from dfrobust.training import train
 
     overrides = {"manifest": str(manifest), "seed": str(opts.seed)}
@@ -170,16 +183,22 @@ def _train(run_dir: Path, config_path: Path, manifest: Path, opts: DemoOptions, 
         train(config, run_dir, resume=last.is_file(), on_epoch=lambda row: advance())
 
 
-def _eval_options(opts: DemoOptions):  # noqa: ANN202 - EvalOptions, imported lazily
+def _eval_options(opts: DemoOptions):
     from dfrobust.evaluation import EvalOptions
 
-    return EvalOptions(eps=(opts.eps,), n_queries=opts.n_queries, pgd_steps=opts.pgd_steps,
-                       limit=opts.eval_limit, seed=opts.seed, sanity_frames=min(128, opts.eval_limit or 128))
+    return EvalOptions(
+        eps=(opts.eps,),
+        n_queries=opts.n_queries,
+        pgd_steps=opts.pgd_steps,
+        limit=opts.eval_limit,
+        seed=opts.seed,
+        sanity_frames=min(128, opts.eval_limit or 128),
+    )
 
 
 def _test(run_dir: Path, opts: DemoOptions, progress: ProgressFactory) -> None:
     """Evaluate one run clean and under FGSM, PGD and Square, unless done with these options."""
-    from dfrobust.evaluation_run import prepare_run_eval, run_eval
+    from dfrobust.evaluation.run import prepare_run_eval, run_eval
 
     options = _eval_options(opts)
     summary = run_dir / "eval" / "summary.json"

@@ -1,4 +1,4 @@
-"""Detection metrics (frame and video level), the per-epoch history and its plot.
+"""Detection metrics, frame and video level.
 
 Scores are P(fake) = sigmoid(logit) in [0, 1]; labels are 0 real, 1 fake. Every
 metric comes from ``torchmetrics.functional`` (the ``Binary*`` family); only the
@@ -18,12 +18,8 @@ are concatenated across processes, so it gives the same numbers under DDP::
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-import os
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import torch
@@ -40,7 +36,6 @@ from torchmetrics.functional.classification import (
 )
 from torchmetrics.utilities.data import dim_zero_cat
 
-from dfrobust.atomicio import write_bytes, write_csv
 from dfrobust.errors import DfrobustError
 
 METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "auroc", "ap", "eer")
@@ -53,61 +48,6 @@ _THRESHOLD_METRICS = {
     "f1": binary_f1_score,
 }
 _RANKING_METRICS = {"auroc": binary_auroc, "ap": binary_average_precision}
-VIDEO_KEY_COLUMNS = ("method", "compression", "video")
-
-
-class VideoIndex:
-    """A stable mapping from video keys to integers ``0 .. len - 1``.
-
-    Keys are sorted, so every process (and every rerun) that sees the same videos
-    builds the same mapping, whatever order it read them in. A Dataset returns
-    ``index[key]`` with each frame, which lets :class:`DetectionMetrics` keep video
-    ids in an integer tensor that can be gathered across processes.
-    """
-
-    def __init__(self, keys: Iterable[Hashable]) -> None:
-        self.keys: list[Hashable] = sorted(set(keys))
-        self._index = {key: i for i, key in enumerate(self.keys)}
-
-    @classmethod
-    def from_rows(
-        cls,
-        rows: Iterable[Mapping[str, str]],
-        columns: Sequence[str] = VIDEO_KEY_COLUMNS,
-    ) -> VideoIndex:
-        """Build the index from manifest rows (``frames.csv`` as dicts).
-
-        The key joins ``columns`` with ``/``: a video name alone is ambiguous, since
-        the fake ``000_003`` exists once per manipulation method and compression.
-        """
-        return cls(video_key(row, columns) for row in rows)
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def __getitem__(self, key: Hashable) -> int:
-        try:
-            return self._index[key]
-        except KeyError:
-            raise DfrobustError(
-                f"unknown video {key!r}; the index holds {len(self)} videos "
-                "built from the manifest: rebuild it from the same manifest"
-            ) from None
-
-    def encode(self, keys: Iterable[Hashable]) -> Tensor:
-        """Integer indices of ``keys``, shape (N,) int64."""
-        return torch.tensor([self[key] for key in keys], dtype=torch.long)
-
-
-def video_key(row: Mapping[str, str], columns: Sequence[str] = VIDEO_KEY_COLUMNS) -> str:
-    """The key of a manifest row's video, e.g. ``"Deepfakes/c23/000_003"``."""
-    missing = [c for c in columns if c not in row]
-    if missing:
-        raise DfrobustError(
-            f"manifest row has no column(s) {missing}; expected the frames.csv columns "
-            f"{list(columns)}: re-run `dfrobust extract`"
-        )
-    return "/".join(str(row[c]) for c in columns)
 
 
 def aggregate_videos(
@@ -128,12 +68,11 @@ def aggregate_videos(
         ids, codes = torch.unique(videos.reshape(-1), sorted=True, return_inverse=True)
         keys: list[Hashable] = ids.tolist()
     else:
-        index = VideoIndex(videos)
-        keys, codes = index.keys, index.encode(videos)
+        keys = sorted(set(videos))
+        position = {key: i for i, key in enumerate(keys)}
+        codes = torch.tensor([position[v] for v in videos], dtype=torch.long)
     if codes.numel() != probs.numel():
-        raise DfrobustError(
-            f"Expected one video id per score ({probs.numel()}), got {codes.numel()}"
-        )
+        raise DfrobustError(f"Expected one video id per score ({probs.numel()}), got {codes.numel()}")
     n_videos, codes, labels = len(keys), codes.to(probs.device), labels.long()
     counts = torch.bincount(codes, minlength=n_videos)
     sums = torch.bincount(codes, weights=probs.double(), minlength=n_videos)
@@ -202,10 +141,7 @@ def detection_metrics(
 def _frame_metrics(probs: Tensor, labels: Tensor, threshold: float) -> dict[str, float]:
     if probs.numel() == 0:
         return dict.fromkeys(METRIC_NAMES, math.nan)
-    result = {
-        name: float(fn(probs, labels, threshold=threshold))
-        for name, fn in _THRESHOLD_METRICS.items()
-    }
+    result = {name: float(fn(probs, labels, threshold=threshold)) for name, fn in _THRESHOLD_METRICS.items()}
     both = _both_classes(labels)
     for name, fn in _RANKING_METRICS.items():
         result[name] = float(fn(probs, labels)) if both else math.nan
@@ -226,9 +162,7 @@ def _as_scores(
     if not probs.is_floating_point():
         probs = probs.float()
     if probs.numel() != labels.numel():
-        raise DfrobustError(
-            f"Expected as many labels as scores ({probs.numel()}), got {labels.numel()}"
-        )
+        raise DfrobustError(f"Expected as many labels as scores ({probs.numel()}), got {labels.numel()}")
     if not validate:
         return probs, labels
     finite = probs.isfinite().all()
@@ -239,9 +173,7 @@ def _as_scores(
             "pass torch.sigmoid(logits), not the logits"
         )
     if labels.numel() and not ((labels == 0) | (labels == 1)).all():
-        raise DfrobustError(
-            f"Expected labels 0 (real) or 1 (fake), got {sorted(set(labels.tolist()))}"
-        )
+        raise DfrobustError(f"Expected labels 0 (real) or 1 (fake), got {sorted(set(labels.tolist()))}")
     return probs, labels
 
 
@@ -278,9 +210,7 @@ class DetectionMetrics(Metric):
             videos = torch.full_like(labels, -1)  # -1: "no id", checked in compute
         videos = videos.detach().reshape(-1).long()
         if videos.numel() != labels.numel():
-            raise DfrobustError(
-                f"Expected one video index per score ({labels.numel()}), got {videos.numel()}"
-            )
+            raise DfrobustError(f"Expected one video index per score ({labels.numel()}), got {videos.numel()}")
         self.probs.append(probs.to(self.device))
         self.labels.append(labels.to(self.device))
         self.videos.append(videos.to(self.device))
@@ -293,124 +223,5 @@ class DetectionMetrics(Metric):
         probs, labels, videos = (dim_zero_cat(s).cpu() for s in states)
         has_id = videos >= 0
         if not (has_id.all() or not has_id.any()):
-            raise DfrobustError(
-                "some update() calls gave video ids and some did not; pass them always or never"
-            )
+            raise DfrobustError("some update() calls gave video ids and some did not; pass them always or never")
         return detection_metrics(probs, labels, videos if has_id.all() else None, self.threshold)
-
-
-class History:
-    """One row per epoch of every logged value, saved as ``history.csv``.
-
-    Keys are stage-prefixed metric names (``train_accuracy``, ``val_video_auroc``,
-    ``val_pgd_accuracy``, ``co_flag``, ...). Recording an epoch that is already
-    there replaces its row, so a run resumed from a checkpoint taken mid-way
-    through the history still lists every epoch exactly once.
-    """
-
-    def __init__(self, rows: Iterable[Mapping[str, Any]] = ()) -> None:
-        self._rows: dict[int, dict[str, float]] = {}
-        for row in rows:
-            self.record(int(row["epoch"]), {k: v for k, v in row.items() if k != "epoch"})
-
-    def record(self, epoch: int, values: Mapping[str, Any]) -> None:
-        """Set the row of ``epoch`` (numbers, bools or 0-d tensors; replaces any old row)."""
-        self._rows[epoch] = {name: float(value) for name, value in values.items()}
-
-    @property
-    def rows(self) -> list[dict[str, float]]:
-        """The rows in epoch order, each with ``epoch`` first."""
-        return [{"epoch": epoch, **self._rows[epoch]} for epoch in sorted(self._rows)]
-
-    @property
-    def columns(self) -> list[str]:
-        """``epoch``, then every other key in the order it first appeared."""
-        names = dict.fromkeys(["epoch"])
-        for epoch in sorted(self._rows):
-            names.update(dict.fromkeys(self._rows[epoch]))
-        return list(names)
-
-    def column(self, name: str) -> list[float]:
-        """The values of ``name`` by epoch (NaN where an epoch lacks it)."""
-        return [row.get(name, math.nan) for row in self.rows]
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write ``history.csv`` atomically (missing values are empty cells)."""
-        write_csv(path, self.rows, self.columns)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, missing_ok: bool = False) -> History:
-        """Read a CSV written by :meth:`save`; an empty history if absent and ``missing_ok``."""
-        path = Path(path)
-        if missing_ok and not path.exists():
-            return cls()
-        try:
-            with open(path, newline="", encoding="utf-8") as f:
-                rows = list(csv.DictReader(f))
-            return cls({k: float(v) for k, v in row.items() if v} for row in rows)
-        except (OSError, KeyError, TypeError, ValueError) as e:
-            raise DfrobustError(
-                f"cannot read the history {path}: {e}; expected a CSV with an 'epoch' column "
-                "and numeric values, as written by dfrobust train (delete it to start afresh)"
-            ) from e
-
-
-_CURVES = ("accuracy", "precision", "recall", "f1", "auroc")
-_PANELS = (  # (title, columns): a panel is drawn when any of its columns exists
-    *((name, (f"train_{name}", f"val_{name}")) for name in _CURVES),
-    ("video-level AUROC", ("train_video_auroc", "val_video_auroc")),
-    ("loss", ("train_loss", "val_loss")),
-    ("catastrophic overfitting monitor", ("val_pgd_accuracy",)),
-)
-
-
-def plot_history(
-    history: History | str | os.PathLike | Iterable[Mapping[str, Any]], out_png: str | os.PathLike
-) -> None:
-    """Plot train vs val curves per epoch into a PNG grid, written atomically.
-
-    Panels: accuracy, precision, recall, f1, auroc, video-level AUROC, loss, and
-    the catastrophic-overfitting monitor (``val_pgd_accuracy``, epochs with a
-    true ``co_flag`` marked in red), each only if its columns exist.
-
-    Args:
-        history: a :class:`History`, a ``history.csv`` path, or rows of dicts.
-        out_png: where to write the PNG.
-    """
-    from matplotlib.figure import Figure  # deferred: matplotlib is slow to import
-
-    if isinstance(history, (str, os.PathLike)):
-        history = History.load(history)
-    elif not isinstance(history, History):
-        history = History(history)
-    panels = [(title, [c for c in cols if c in history.columns]) for title, cols in _PANELS]
-    panels = [(title, cols) for title, cols in panels if cols]
-    if len(history) == 0 or not panels:
-        raise DfrobustError(
-            f"nothing to plot: the history has {len(history)} epochs and none of the columns "
-            f"{[c for _, cols in _PANELS for c in cols]}"
-        )
-    ncols = min(3, len(panels))
-    nrows = math.ceil(len(panels) / ncols)
-    fig = Figure(figsize=(4.2 * ncols, 3.2 * nrows), layout="constrained")  # no pyplot state
-    epochs = history.column("epoch")
-    for ax, (title, cols) in zip(fig.subplots(nrows, ncols, squeeze=False).flat, panels):
-        for col in cols:
-            ax.plot(epochs, history.column(col), marker="o", markersize=3, label=col)
-        flags = history.column("co_flag") if title.startswith("catastrophic") else []
-        flagged = [i for i, flag in enumerate(flags) if flag > 0]  # NaN > 0 is False
-        if flagged:
-            values = history.column(cols[0])
-            ax.scatter([epochs[i] for i in flagged], [values[i] for i in flagged],
-                       color="red", s=40, zorder=3, label="CO flagged")
-        ax.set(title=title, xlabel="epoch")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    for ax in fig.axes[len(panels):]:
-        ax.set_axis_off()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    write_bytes(out_png, buf.getvalue())

@@ -1,7 +1,7 @@
 """P(fake) for image and video files, with a trained run or published weights.
 
 An image is scored whole (or its face crop); a video is sampled as ``dfrobust extract``
-samples it (:func:`dfrobust.frames.sample_frame_indices`), each frame optionally cropped to
+samples it (:func:`dfrobust.data.frames.sample_frame_indices`), each frame optionally cropped to
 the face as extraction crops it, and the video's score is the mean of its frames' P(fake)
 (DESIGN.md). A file that cannot be read gets an error and the others go on::
 
@@ -24,9 +24,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from dfrobust.data import Transform, load_frame
+from dfrobust.data.dataset import load_frame
+from dfrobust.data.transforms import Transform, model_transform
 from dfrobust.errors import DfrobustError
-from dfrobust.evaluation import model_transform
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,15 @@ class Prediction:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON values."""
-        return {"path": self.path, "kind": self.kind, "prob_fake": self.prob_fake, "verdict": self.verdict,
-                "frames": [{"index": i, "prob_fake": p} for i, p in self.frames],
-                "faces_found": self.faces_found, "error": self.error}
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "prob_fake": self.prob_fake,
+            "verdict": self.verdict,
+            "frames": [{"index": i, "prob_fake": p} for i, p in self.frames],
+            "faces_found": self.faces_found,
+            "error": self.error,
+        }
 
 
 def load_detector(
@@ -80,11 +86,13 @@ def load_detector(
         DfrobustError: both or neither source given, or weights/checkpoint that cannot be loaded.
     """
     if (run is None) == (model is None):
-        raise DfrobustError("Expected either a run (--run runs/NAME) or a model with weights "
-                            "(--model meso4 --weights Meso4_DF.h5), but got " + ("both" if run else "neither"))
+        raise DfrobustError(
+            "Expected either a run (--run runs/NAME) or a model with weights "
+            "(--model meso4 --weights Meso4_DF.h5), but got " + ("both" if run else "neither")
+        )
     image_size = None
     if run is not None:
-        from dfrobust.training import load_run_model
+        from dfrobust.runs import load_run_model
 
         detector, config = load_run_model(run, checkpoint, map_location=device)
         image_size = config.data.image_size
@@ -138,8 +146,9 @@ def predict_files(
     return results
 
 
-def _predict_file(model: nn.Module, transform: Transform, path: Path, frames: int, detector: Any,
-                  sampling: str, seed: int) -> Prediction:
+def _predict_file(
+    model: nn.Module, transform: Transform, path: Path, frames: int, detector: Any, sampling: str, seed: int
+) -> Prediction:
     import av
 
     suffix = path.suffix.lower()
@@ -148,9 +157,13 @@ def _predict_file(model: nn.Module, transform: Transform, path: Path, frames: in
         if not path.is_file():
             raise DfrobustError(f"{path} does not exist")
         if suffix not in IMAGE_SUFFIXES + VIDEO_SUFFIXES:
-            raise DfrobustError(f"{path}: unknown file type; expected an image ({', '.join(IMAGE_SUFFIXES)}) "
-                                f"or a video ({', '.join(VIDEO_SUFFIXES)})")
-        indexed = _video_frames(path, frames, sampling, seed) if kind == "video" else [(0, np.asarray(load_frame(path)))]
+            raise DfrobustError(
+                f"{path}: unknown file type; expected an image ({', '.join(IMAGE_SUFFIXES)}) "
+                f"or a video ({', '.join(VIDEO_SUFFIXES)})"
+            )
+        indexed = (
+            _video_frames(path, frames, sampling, seed) if kind == "video" else [(0, np.asarray(load_frame(path)))]
+        )
         images, found = _crop_faces([rgb for _, rgb in indexed], detector)
         x = torch.stack([transform(image) for image in images])
         device = next(model.parameters()).device
@@ -164,8 +177,8 @@ def _predict_file(model: nn.Module, transform: Transform, path: Path, frames: in
 
 def _video_frames(path: Path, k: int, sampling: str, seed: int) -> list[tuple[int, np.ndarray]]:
     """``k`` frames sampled as extraction samples them, as (index, (H, W, 3) uint8)."""
-    from dfrobust.frames import sample_frame_indices
-    from dfrobust.video import probe_video, read_frames
+    from dfrobust.data.frames import sample_frame_indices
+    from dfrobust.data.video import probe_video, read_frames
 
     info = probe_video(path)
     if info.num_frames == 0:
@@ -177,7 +190,7 @@ def _video_frames(path: Path, k: int, sampling: str, seed: int) -> list[tuple[in
 def sampling_seed(path: Path, seed: int) -> int:
     """The extraction's per-video seed for a video in an FF++ layout (so the same frames as
     ``dfrobust extract``), else a stable hash of (seed, file name)."""
-    from dfrobust.ffpp import ACTORS, ORIGINAL, stable_seed
+    from dfrobust.data.ffpp import ACTORS, ORIGINAL, stable_seed
 
     parts = path.resolve().parts  # .../<group>/<method>/<compression>/videos/<video>.mp4
     if len(parts) >= 5 and parts[-2] == "videos" and parts[-5] in ("original_sequences", "manipulated_sequences"):
@@ -192,8 +205,8 @@ def _crop_faces(frames: list[np.ndarray], detector: Any) -> tuple[list[Image.Ima
     """Face crops as extraction makes them (centre crop where no face); without a detector, whole frames."""
     if detector is None:
         return [Image.fromarray(rgb) for rgb in frames], None
-    from dfrobust.faces import center_box, crop_resize, square_box
-    from dfrobust.frames import DEFAULT_FACE_SIZE
+    from dfrobust.data.faces import center_box, crop_resize, square_box
+    from dfrobust.data.frames import DEFAULT_FACE_SIZE
 
     crops, found = [], 0
     for rgb, face in zip(frames, detector.detect(frames)):
@@ -205,6 +218,6 @@ def _crop_faces(frames: list[np.ndarray], detector: Any) -> tuple[list[Image.Ima
 
 
 def _face_detector() -> Any:
-    from dfrobust.faces import create_detector
+    from dfrobust.data.faces import create_detector
 
     return create_detector("mtcnn")

@@ -13,8 +13,9 @@ FAKES = "manipulated_sequences/{}/c23/videos"
 
 def dfrobust(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     """``python -m dfrobust ARGS`` in a fresh process, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "dfrobust", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "dfrobust", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def assert_clean_failure(proc: subprocess.CompletedProcess, *needles: str, code: int = 1) -> None:
@@ -34,7 +35,7 @@ def write_splits(folder: Path, splits: dict[str, list[list[str]]]) -> Path:
     return folder
 
 
-def invoke(*args: object):  # noqa: ANN201 - click.testing.Result
+def invoke(*args: object):
     """The CLI in this process (no start-up cost): for cases whose process-level behaviour is tested elsewhere."""
     from typer.testing import CliRunner
 
@@ -43,7 +44,7 @@ def invoke(*args: object):  # noqa: ANN201 - click.testing.Result
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
-def assert_clean_result(result, *needles: str, code: int = 1) -> None:  # noqa: ANN001 - click.testing.Result
+def assert_clean_result(result, *needles: str, code: int = 1) -> None:
     """As :func:`assert_clean_failure` for :func:`invoke`: an unhandled exception would be a traceback."""
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == code, result.output

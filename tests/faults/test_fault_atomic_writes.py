@@ -17,8 +17,17 @@ import torch
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "dfrobust"
 WRITE_MODE = re.compile(r"^[rbt+]*[wax][bt+]*$")
-WRITE_METHODS = {"write_text", "write_bytes", "to_csv", "savefig", "save", "dump", "safe_dump", "save_file",
-                 "save_checkpoint"}
+WRITE_METHODS = {
+    "write_text",
+    "write_bytes",
+    "to_csv",
+    "savefig",
+    "save",
+    "dump",
+    "safe_dump",
+    "save_file",
+    "save_checkpoint",
+}
 IN_MEMORY = {"BytesIO", "StringIO"}
 # Our own ``save`` methods that write through atomicio (checked below), not PIL's or numpy's.
 ATOMIC_SAVES = {"history.save": "dfrobust.metrics.History.save"}
@@ -42,7 +51,9 @@ def _safe_targets(tree: ast.AST) -> set[str]:
             if _name(node.value.func).split(".")[-1] in IN_MEMORY:
                 safe.update(t.id for t in node.targets if isinstance(t, ast.Name))
         if isinstance(node, ast.withitem) and isinstance(node.context_expr, ast.Call):
-            if _name(node.context_expr.func).split(".")[-1] == "atomic_open" and isinstance(node.optional_vars, ast.Name):
+            if _name(node.context_expr.func).split(".")[-1] == "atomic_open" and isinstance(
+                node.optional_vars, ast.Name
+            ):
                 safe.add(node.optional_vars.id)
     return safe
 
@@ -66,8 +77,11 @@ def _is_write(node: ast.Call, func: str, method: str) -> bool:
     if method in ("dump", "safe_dump") and len(node.args) < 2:
         return False  # yaml.safe_dump(obj) returns a string
     if method == "open":
-        modes = [a.value for a in [*node.args[:2], *(k.value for k in node.keywords if k.arg == "mode")]
-                 if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        modes = [
+            a.value
+            for a in [*node.args[:2], *(k.value for k in node.keywords if k.arg == "mode")]
+            if isinstance(a, ast.Constant) and isinstance(a.value, str)
+        ]
         return any(WRITE_MODE.match(m) for m in modes)
     return isinstance(node.func, ast.Attribute) and method in WRITE_METHODS
 
@@ -91,16 +105,28 @@ def _direct_writes(path: Path, root: Path = SRC.parent) -> list[str]:
 
 
 def test_no_result_file_bypasses_atomicio() -> None:
-    offenders = [hit for path in sorted(SRC.rglob("*.py")) if path.name != "atomicio.py"
-                 for hit in _direct_writes(path)]
+    offenders = [
+        hit for path in sorted(SRC.rglob("*.py")) if path.name != "atomicio.py" for hit in _direct_writes(path)
+    ]
     assert not offenders, "write these through dfrobust.atomicio (temp name, then rename):\n" + "\n".join(offenders)
 
 
-@pytest.mark.parametrize("code", [
-    'open(p, "w").write("x")', 'p.open("wb")', 'p.write_text("x")', 'p.write_bytes(b"")',
-    'fig.savefig(p)', 'torch.save(state, p)', 'frame.to_csv(p)', 'json.dump(obj, open(p, "a"))',
-    'image.save(p, format="JPEG")', 'trainer.save_checkpoint(p)', 'yaml.safe_dump(obj, f)',
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        'open(p, "w").write("x")',
+        'p.open("wb")',
+        'p.write_text("x")',
+        'p.write_bytes(b"")',
+        "fig.savefig(p)",
+        "torch.save(state, p)",
+        "frame.to_csv(p)",
+        'json.dump(obj, open(p, "a"))',
+        'image.save(p, format="JPEG")',
+        "trainer.save_checkpoint(p)",
+        "yaml.safe_dump(obj, f)",
+    ],
+)
 def test_the_scan_finds_each_kind_of_direct_write(tmp_path: Path, code: str) -> None:
     module = tmp_path / "bad.py"
     module.write_text(f"def f(p, f, fig, obj, state, frame, image, trainer):\n    {code}\n")
@@ -123,8 +149,9 @@ def test_the_scan_accepts_buffers_atomic_open_reads_and_atomic_saves(tmp_path: P
         assert re.search(r"\bwrite_(csv|text|json|bytes)\(|atomic_open\(", source), qualname
 
 
-def test_lightning_checkpoints_are_saved_through_a_temporary_file(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lightning_checkpoints_are_saved_through_a_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``TorchCheckpointIO.save_checkpoint`` -> ``_atomic_save``: bytes go to a temporary file that
     fsspec's transaction moves into place on commit; a kill before the move keeps the old file."""
     from fsspec.implementations.local import LocalFileOpener

@@ -9,8 +9,22 @@ from pathlib import Path
 import pytest
 from fault_helpers import assert_clean_failure, assert_clean_result, dfrobust, invoke
 
-TINY = ["--model.name", "resnet10t", "--image_size", "32", "--epochs", "1", "--batch_size", "16", "--workers", "0",
-        "--monitor_frames", "0", "--optimizer", "adamw"]
+TINY = [
+    "--model.name",
+    "resnet10t",
+    "--image_size",
+    "32",
+    "--epochs",
+    "1",
+    "--batch_size",
+    "16",
+    "--workers",
+    "0",
+    "--monitor_frames",
+    "0",
+    "--optimizer",
+    "adamw",
+]
 
 
 def copy_manifest(manifest: Path, folder: Path) -> Path:

@@ -13,11 +13,11 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import write_test_video
 from fault_helpers import ORIGINALS, assert_clean_failure, assert_clean_result, dfrobust, invoke, write_splits
 
 from dfrobust import atomicio
 from dfrobust.atomicio import OutputError, write_json, write_text
+from testdata import write_test_video
 
 SPLITS = {"train": [["000", "001"]], "val": [["002", "003"]], "test": [["004", "005"]]}
 
@@ -39,7 +39,7 @@ def full_disk(monkeypatch: pytest.MonkeyPatch, after: int = 0, target: str = "re
     calls: list[str] = []
     real = getattr(os, target)
 
-    def fail(*args):  # noqa: ANN002, ANN202
+    def fail(*args):
         calls.append(str(args[-1]))
         if len(calls) > after:
             raise OSError(errno.ENOSPC, "No space left on device")
@@ -60,14 +60,16 @@ def small_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # --------------------------------------------------------------------------- atomicio
 
+
 def test_atomic_write_into_an_unwritable_folder_names_the_file(unwritable: Path) -> None:
     with pytest.raises(OutputError, match=f"cannot write {unwritable / 'r.json'}"):
         write_json(unwritable / "r.json", {"a": 1})
 
 
 @pytest.mark.parametrize("target", ["replace", "fsync"])
-def test_a_full_disk_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                           target: str) -> None:
+def test_a_full_disk_keeps_the_old_file_and_leaves_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
     path = tmp_path / "history.csv"
     write_text(path, "epoch\n0\n")
     full_disk(monkeypatch, target=target)
@@ -86,6 +88,7 @@ def test_an_interrupted_write_leaves_no_temp(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- index
 
+
 def test_index_into_an_unwritable_folder_fresh_process(small_root: Path, unwritable: Path) -> None:
     proc = dfrobust("index", "--root", small_root, "--out", unwritable / "videos.csv")
     assert_clean_failure(proc, f"cannot write {unwritable / 'videos.csv'}")
@@ -100,6 +103,7 @@ def test_index_on_a_full_disk(small_root: Path, tmp_path: Path, monkeypatch: pyt
 
 # --------------------------------------------------------------------------- extract
 
+
 def test_extract_into_an_unwritable_folder_fresh_process(small_root: Path, unwritable: Path) -> None:
     proc = dfrobust("extract", "--root", small_root, "--out", unwritable, "--frames", "2", "--workers", "1")
     assert_clean_failure(proc, str(unwritable))
@@ -111,8 +115,9 @@ def test_extract_into_an_unwritable_folder_says_it_cannot_write(small_root: Path
     assert "delete it" not in result.output
 
 
-def test_extract_on_a_disk_full_at_a_marker_stops_then_resumes(small_root: Path, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_extract_on_a_disk_full_at_a_marker_stops_then_resumes(
+    small_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "out"
     args = ["extract", "--root", small_root, "--out", out, "--frames", "2", "--workers", "1"]
     full_disk(monkeypatch, after=5)  # video 000: 2 JPEGs + marker; 001: 2 JPEGs, then its marker fails
@@ -127,8 +132,9 @@ def test_extract_on_a_disk_full_at_a_marker_stops_then_resumes(small_root: Path,
     assert (counts["cached"], counts["done"], counts["skipped"]) == (1, 3, 0)
 
 
-def test_extract_on_a_disk_full_at_a_jpeg_stops_at_once(small_root: Path, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_extract_on_a_disk_full_at_a_jpeg_stops_at_once(
+    small_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "out"
     calls = full_disk(monkeypatch, after=3)  # video 000 done; the first JPEG of 001 fails
     result = invoke("extract", "--root", small_root, "--out", out, "--frames", "2", "--workers", "1")
@@ -140,7 +146,23 @@ def test_extract_on_a_disk_full_at_a_jpeg_stops_at_once(small_root: Path, tmp_pa
 
 # --------------------------------------------------------------------------- train
 
+
 def test_train_into_an_unwritable_run_folder(tiny_manifest: Path, unwritable: Path) -> None:
-    result = invoke("train", "--manifest", tiny_manifest, "--run", unwritable, "--epochs", "1",
-                    "--model.name", "resnet10t", "--image_size", "32", "--workers", "0", "--monitor_frames", "0")
+    result = invoke(
+        "train",
+        "--manifest",
+        tiny_manifest,
+        "--run",
+        unwritable,
+        "--epochs",
+        "1",
+        "--model.name",
+        "resnet10t",
+        "--image_size",
+        "32",
+        "--workers",
+        "0",
+        "--monitor_frames",
+        "0",
+    )
     assert_clean_result(result, f"cannot write {unwritable}")

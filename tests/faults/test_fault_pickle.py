@@ -19,7 +19,7 @@ class Payload:
     def __init__(self, marker: Path) -> None:
         self.marker = str(marker)
 
-    def __reduce__(self):  # noqa: ANN204 - the pickle protocol
+    def __reduce__(self):
         return (open, (self.marker, "w"))
 
 
@@ -82,9 +82,12 @@ def test_cli_test_refuses_a_payload_checkpoint_given_by_path(tiny_manifest: Path
     assert not (other.parent / "PWNED").exists()
 
 
-@pytest.mark.parametrize(("damage", "message"), [("payload", "refusing to load"), ("truncated", "cannot read checkpoint")])
-def test_train_resume_refuses_a_bad_last_checkpoint(tiny_manifest: Path, tmp_path: Path, damage: str,
-                                                    message: str) -> None:
+@pytest.mark.parametrize(
+    ("damage", "message"), [("payload", "refusing to load"), ("truncated", "cannot read checkpoint")]
+)
+def test_train_resume_refuses_a_bad_last_checkpoint(
+    tiny_manifest: Path, tmp_path: Path, damage: str, message: str
+) -> None:
     run = evil_run(tmp_path / "run", tiny_manifest, name="last")
     last = run / "checkpoints" / "last.ckpt"
     if damage == "truncated":  # as a copy killed half-way leaves it

@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import write_test_video
 from fault_helpers import FAKES, ORIGINALS, assert_clean_failure, dfrobust, write_splits
+
+from testdata import write_test_video
 
 SPLITS = {"train": [["000", "001"]], "val": [["002", "003"]], "test": [["004", "005"]]}
 
@@ -28,8 +29,13 @@ def orphan_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_index_names_orphan_fakes_and_videos_the_splits_promise(orphan_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "videos.csv"
     proc = dfrobust("index", "--root", orphan_root, "--out", out)
-    assert_clean_failure(proc, "Deepfakes/001_000 (train): original of the fake: 001 not on disk",
-                         "promised by the splits but not on disk", "original 4 (e.g. 001, 003, 004", code=0)
+    assert_clean_failure(
+        proc,
+        "Deepfakes/001_000 (train): original of the fake: 001 not on disk",
+        "promised by the splits but not on disk",
+        "original 4 (e.g. 001, 003, 004",
+        code=0,
+    )
     with open(out, newline="") as f:
         assert {r["video"] for r in csv.DictReader(f)} == {"000", "002", "001_000", "002_003"}
 
@@ -45,13 +51,13 @@ def test_extract_keeps_orphan_fakes_and_counts_what_is_missing(orphan_root: Path
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        ("[[\"000\", \"001\"", "is not valid JSON"),
+        ('[["000", "001"', "is not valid JSON"),
         ("", "is not valid JSON"),
         ("[]", "an empty list"),
-        ("{\"train\": []}", "expected a non-empty JSON list"),
-        ("[[\"000\", \"001\", \"002\"]]", "item 0 should be a pair"),
-        ("[[\"000\", 1]]", "item 0 should be a pair"),
-        ("[\"000\"]", "item 0 should be a pair"),
+        ('{"train": []}', "expected a non-empty JSON list"),
+        ('[["000", "001", "002"]]', "item 0 should be a pair"),
+        ('[["000", 1]]', "item 0 should be a pair"),
+        ('["000"]', "item 0 should be a pair"),
         ("\xff\xfe", "is not valid JSON"),
     ],
     ids=["truncated", "empty-file", "empty-list", "object", "triple", "number", "flat", "not-utf8"],

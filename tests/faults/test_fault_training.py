@@ -15,11 +15,19 @@ import pytest
 import torch
 
 from dfrobust.config import load_config
-from dfrobust.metrics import History
+from dfrobust.runs import History
 from dfrobust.training import train
 
-TINY = {"model.name": "resnet10t", "image_size": "32", "epochs": "2", "batch_size": "16", "workers": "0",
-        "monitor_frames": "0", "optimizer": "adamw", "lr": "0.003"}
+TINY = {
+    "model.name": "resnet10t",
+    "image_size": "32",
+    "epochs": "2",
+    "batch_size": "16",
+    "workers": "0",
+    "monitor_frames": "0",
+    "optimizer": "adamw",
+    "lr": "0.003",
+}
 
 
 class Killed(Exception):

@@ -9,9 +9,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import write_test_video
 from fault_helpers import ORIGINALS, assert_clean_failure, dfrobust, write_splits
 from PIL import Image
+
+from testdata import write_test_video
 
 FRAMES = 5  # asked per video
 
@@ -101,8 +102,19 @@ def test_only_broken_videos_is_an_error_exit_1(broken_root: Path, tmp_path: Path
     for video in BROKEN:
         (root / ORIGINALS).mkdir(parents=True, exist_ok=True)
         (root / ORIGINALS / f"{video}.mp4").symlink_to(broken_root / ORIGINALS / f"{video}.mp4")
-    proc = dfrobust("extract", "--root", root, "--splits", broken_root / "splits", "--out", tmp_path / "out",
-                    "--frames", FRAMES, "--workers", "1")
+    proc = dfrobust(
+        "extract",
+        "--root",
+        root,
+        "--splits",
+        broken_root / "splits",
+        "--out",
+        tmp_path / "out",
+        "--frames",
+        FRAMES,
+        "--workers",
+        "1",
+    )
     assert_clean_failure(proc, "no frame could be extracted", "original/00")
     manifest = tmp_path / "out" / "frames.csv"
     assert not manifest.exists() or len(manifest.read_text().splitlines()) == 1  # a header, no rows

@@ -3,17 +3,18 @@
 Heavy imports (torch, av) happen inside the commands so ``dfrobust --help`` is instant.
 """
 
-from dfrobust.cli.app import app
-
 # Importing a command module registers its command on ``app``; --help lists them in this
 # order, the pipeline's.
-from dfrobust.cli import synth  # noqa: E402,F401
-from dfrobust.cli import index  # noqa: E402,F401
-from dfrobust.cli import extract  # noqa: E402,F401
-from dfrobust.cli import train  # noqa: E402,F401
-from dfrobust.cli import test  # noqa: E402,F401
-from dfrobust.cli import report  # noqa: E402,F401
-from dfrobust.cli import predict  # noqa: E402,F401
-from dfrobust.cli import demo  # noqa: E402,F401
+from dfrobust.cli import (
+    demo,  # noqa: F401
+    extract,  # noqa: F401
+    index,  # noqa: F401
+    predict,  # noqa: F401
+    report,  # noqa: F401
+    synth,  # noqa: F401
+    test,  # noqa: F401
+    train,  # noqa: F401
+)
+from dfrobust.cli.app import app
 
 __all__ = ["app"]

@@ -9,7 +9,6 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from fractions import Fraction
 from typing import Any, TypeVar
 
 import typer
@@ -45,6 +44,16 @@ def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt, handlers=[handler], force=True)
     logging.captureWarnings(True)
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=Warning)
+    # Lightning's advertisement for its cloud logger is not a message about the run.
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
+        lambda record: "litlogger" not in record.getMessage()
+    )
+
+
+def enable_debug(verbose: bool) -> None:
+    """A command's own ``--verbose``: raise the level to DEBUG, never lower what ``-v`` set."""
+    if verbose:
+        logging.getLogger().setLevel(logging.DEBUG)
 
 
 def handles_errors(func: F) -> F:
@@ -62,16 +71,6 @@ def handles_errors(func: F) -> F:
             raise typer.Exit(code=130) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def parse_fraction(text: str, name: str = "value") -> float:
-    """Parse ``"8/255"``, ``"0.03"`` or ``"4"`` as a float, with a clear error."""
-    try:
-        return float(Fraction(text.strip()))
-    except (ValueError, ZeroDivisionError):
-        raise DfrobustError(
-            f"Expected {name} as a number or a fraction like 8/255, but got {text!r}"
-        ) from None
 
 
 def parse_list(text: str | None) -> list[str] | None:

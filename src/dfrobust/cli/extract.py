@@ -11,11 +11,11 @@ from rich.table import Table
 from dfrobust.cli.app import app
 from dfrobust.cli.common import (
     console,
+    enable_debug,
     err_console,
     handles_errors,
     parse_list,
     progress_bar,
-    setup_logging,
 )
 from dfrobust.cli.index import CompressionOption, MethodsOption, SplitsOption
 from dfrobust.errors import DfrobustError
@@ -54,26 +54,38 @@ def extract(
 ) -> None:
     """Extract frames (or face crops) of every indexed video; resumable, parallel, shardable.
 
-    Python: ``dfrobust.frames.extract_frames(ExtractConfig(root=..., out=..., faces=True))``;
-    ``dfrobust.manifest.merge_shards(out)`` for --merge.
+    Python: ``dfrobust.data.frames.extract_frames(ExtractConfig(root=..., out=..., faces=True))``;
+    ``dfrobust.data.manifest.merge_shards(out)`` for --merge.
     """
-    setup_logging(verbose)
+    enable_debug(verbose)
     if merge is not None:
-        from dfrobust.manifest import merge_shards
+        from dfrobust.data.manifest import merge_shards
 
         summary = merge_shards(merge)
         _show(summary, merge)
         return
     if root is None:
         raise DfrobustError("Expected --root (the FF++ folder), or --merge DIR to join shard parts")
-    from dfrobust.frames import ExtractConfig, extract_frames, select_videos
+    from dfrobust.data.frames import ExtractConfig, extract_frames, select_videos
 
     config = ExtractConfig(
-        root=root, out=out, splits_dir=splits, methods=_tuple(parse_list(methods)),
-        compression=compression, splits=_tuple(parse_list(split)), frames=frames,
-        sampling=sampling, seed=seed, faces=faces, face_scale=face_scale, size=size,
-        jpeg_quality=jpeg_quality, no_face=no_face, detector=detector,
-        workers=workers or default_workers(), shard=_parse_shard(shard),
+        root=root,
+        out=out,
+        splits_dir=splits,
+        methods=_tuple(parse_list(methods)),
+        compression=compression,
+        splits=_tuple(parse_list(split)),
+        frames=frames,
+        sampling=sampling,
+        seed=seed,
+        faces=faces,
+        face_scale=face_scale,
+        size=size,
+        jpeg_quality=jpeg_quality,
+        no_face=no_face,
+        detector=detector,
+        workers=workers or default_workers(),
+        shard=_parse_shard(shard),
     )
     videos = select_videos(config)
     with progress_bar("extract", total=len(videos[0]), unit="videos") as advance:
@@ -103,7 +115,9 @@ def _show(summary: dict, out: Path) -> None:
     for item in summary["skipped"]:
         err_console.print(f"[yellow]skipped[/] {item['method']}/{item['video']}: {item['reason']}", highlight=False)
     if summary.get("missing_videos"):
-        err_console.print(f"[yellow]{summary['missing_videos']} video(s) named by the splits are not on disk[/] "
-                          "(dfrobust index lists them)")
+        err_console.print(
+            f"[yellow]{summary['missing_videos']} video(s) named by the splits are not on disk[/] "
+            "(dfrobust index lists them)"
+        )
     if summary["short"]:
         err_console.print(f"{len(summary['short'])} video(s) had fewer frames than asked: took them all")

@@ -11,9 +11,7 @@ from rich.table import Table
 from dfrobust.cli.app import app
 from dfrobust.cli.common import console, err_console, handles_errors, parse_list
 
-RootOption = Annotated[
-    Path, typer.Option("--root", help="FF++ root written by the official download script.")
-]
+RootOption = Annotated[Path, typer.Option("--root", help="FF++ root written by the official download script.")]
 SplitsOption = Annotated[
     Path | None,
     typer.Option("--splits", help="Folder with train/val/test.json (default: ROOT/splits)."),
@@ -25,9 +23,7 @@ MethodsOption = Annotated[
         help="Comma-separated manipulation methods (default: every FF++ method on disk).",
     ),
 ]
-CompressionOption = Annotated[
-    str, typer.Option("--compression", help="raw (or c0), c23 or c40.")
-]
+CompressionOption = Annotated[str, typer.Option("--compression", help="raw (or c0), c23 or c40.")]
 MAX_LISTED = 20
 EXAMPLES = 3  # video ids named per method among those the splits promise
 
@@ -39,28 +35,24 @@ def index(
     splits: SplitsOption = None,
     methods: MethodsOption = None,
     compression: CompressionOption = "c23",
-    out: Annotated[Path, typer.Option("--out", help="CSV to write, one row per video.")] = Path(
-        "videos.csv"
-    ),
+    out: Annotated[Path, typer.Option("--out", help="CSV to write, one row per video.")] = Path("videos.csv"),
     dfd_seed: Annotated[int, typer.Option(help="Seed of the DFD split by actor.")] = 0,
 ) -> None:
     """Index an FF++ root: one row per video (label, method, split), plus what is missing.
 
-    Python: ``dfrobust.ffpp.index_videos(root, splits, methods=[...], compression="c23")``.
+    Python: ``dfrobust.data.ffpp.index_videos(root, splits, methods=[...], compression="c23")``.
     """
     from dfrobust.atomicio import write_csv
-    from dfrobust.ffpp import VIDEO_CSV_FIELDS, index_videos
+    from dfrobust.data.ffpp import VIDEO_CSV_FIELDS, index_videos
 
-    found = index_videos(
-        root, splits, methods=parse_list(methods), compression=compression, dfd_seed=dfd_seed
-    )
+    found = index_videos(root, splits, methods=parse_list(methods), compression=compression, dfd_seed=dfd_seed)
     write_csv(out, (r.as_row() for r in found.records), VIDEO_CSV_FIELDS)
     console.print(_summary_table(found))
     _print_missing(found)
     err_console.print(f"{len(found.records)} videos written to {out}")
 
 
-def _summary_table(found) -> Table:  # noqa: ANN001 - FFIndex, imported lazily
+def _summary_table(found) -> Table:
     counts = found.counts()
     methods = sorted({m for _, m, _ in counts}, key=lambda m: (m not in ("original", "actors"), m))
     splits = [s for s in ("train", "val", "test", "") if any(k[0] == s for k in counts)]
@@ -78,7 +70,7 @@ def _summary_table(found) -> Table:  # noqa: ANN001 - FFIndex, imported lazily
     return table
 
 
-def _print_missing(found) -> None:  # noqa: ANN001 - FFIndex, imported lazily
+def _print_missing(found) -> None:
     orphans = found.orphan_fakes()
     absent = [m for m in found.missing if m not in orphans]
     if orphans:

@@ -22,7 +22,9 @@ def predict(
     model: Annotated[str | None, typer.Option(help="Model name instead of a run, e.g. meso4.")] = None,
     weights: Annotated[Path | None, typer.Option(help="With --model: weights file (.h5, .safetensors, .pt).")] = None,
     frames: Annotated[int, typer.Option(min=1, help="Frames sampled per video.")] = 10,
-    faces: Annotated[bool, typer.Option("--faces", help="Crop each frame to its face (MTCNN), as extract --faces.")] = False,
+    faces: Annotated[
+        bool, typer.Option("--faces", help="Crop each frame to its face (MTCNN), as extract --faces.")
+    ] = False,
     sampling: Annotated[str, typer.Option(help="Frame sampling of videos: random or uniform.")] = "random",
     seed: Annotated[int, typer.Option(help="Seed of the frame sampling.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -33,7 +35,7 @@ def predict(
     Unreadable files are reported and skipped; the exit code is 1 only if nothing was scored.
     Python: ``dfrobust.predict.predict_files(*load_detector(model="meso4", weights=W), paths)``.
     """
-    from dfrobust.frames import SAMPLINGS
+    from dfrobust.data.frames import SAMPLINGS
     from dfrobust.hardware import resolve_device
     from dfrobust.predict import expand_paths, load_detector, predict_files
 
@@ -43,8 +45,9 @@ def predict(
     detector, transform = load_detector(run=run, checkpoint=checkpoint, model=model, weights=weights, device=target)
     files = expand_paths(paths)
     with progress_bar("scoring", len(files), "files") as advance:
-        results = predict_files(detector, transform, files, frames=frames, faces=faces, sampling=sampling,
-                                seed=seed, on_progress=advance)
+        results = predict_files(
+            detector, transform, files, frames=frames, faces=faces, sampling=sampling, seed=seed, on_progress=advance
+        )
     if as_json:
         source = {"run": str(run), "checkpoint": checkpoint} if run else {"model": model, "weights": str(weights)}
         typer.echo(json.dumps({**source, "threshold": 0.5, "files": [r.as_dict() for r in results]}, indent=2))
@@ -54,7 +57,7 @@ def predict(
         raise typer.Exit(code=1)
 
 
-def _table(results) -> Table:  # noqa: ANN001 - list[Prediction], imported lazily
+def _table(results) -> Table:
     table = Table(title="P(fake) (>= 0.5: fake)")
     for name in ("file", "kind", "frames", "faces", "P(fake)", "verdict"):
         table.add_column(name, justify="right" if name in ("frames", "faces", "P(fake)") else "left")

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from dfrobust.cli.app import app
-from dfrobust.cli.common import console, handles_errors, parse_list, progress_bar, setup_logging
+from dfrobust.cli.common import console, handles_errors, parse_list, progress_bar
 
 
 @app.command()
@@ -34,13 +34,18 @@ def synth(
     """
     from dfrobust.synth import SynthOptions, synthesize
 
-    setup_logging()
     opts = SynthOptions(pairs, frames, size, seed, tuple(parse_list(methods) or ()))
     total = 2 * opts.pairs * (1 + len(opts.methods))
     with progress_bar("synth", total=total, unit="videos") as advance:
         summary = synthesize(
-            out, pairs=opts.pairs, frames=opts.frames, size=opts.size, seed=opts.seed,
-            methods=opts.methods, workers=workers, on_progress=advance,
+            out,
+            pairs=opts.pairs,
+            frames=opts.frames,
+            size=opts.size,
+            seed=opts.seed,
+            methods=opts.methods,
+            workers=workers,
+            on_progress=advance,
         )
     table = Table(title=f"Synthetic data set in {summary.out}")
     table.add_column("what")

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from dfrobust.cli.app import app
-from dfrobust.cli.common import console, err_console, handles_errors, parse_fraction, parse_list, progress_bar
+from dfrobust.cli.common import console, err_console, handles_errors, parse_list, progress_bar
+from dfrobust.eps import parse_eps
 
 
 @app.command("test")
@@ -19,7 +20,12 @@ def test_command(
     run: Annotated[Path, typer.Option("--run", help="Run folder written by dfrobust train (runs/NAME).")],
     checkpoint: Annotated[str, typer.Option(help="best, best-robust, last, or a .ckpt path.")] = "best",
     split: Annotated[str, typer.Option(help="Manifest split to evaluate.")] = "test",
-    attacks: Annotated[str, typer.Option(help="Comma-separated: clean, fgsm, pgd, square.")] = "clean,fgsm,pgd,square",
+    attacks: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated attack names (the registry's eval attacks); default: clean,fgsm,pgd,square."
+        ),
+    ] = None,
     eps: Annotated[str, typer.Option(help="Comma-separated L-inf budgets in pixel units.")] = "2/255,4/255,8/255",
     n_queries: Annotated[int, typer.Option(help="Square's query budget per frame.")] = 1000,
     pgd_steps: Annotated[int, typer.Option(help="PGD iterations.")] = 10,
@@ -37,16 +43,22 @@ def test_command(
 ) -> None:
     """Robust accuracy, metrics and attack success rates; writes RUN/eval/.
 
-    Python: ``dfrobust.evaluation_run.run_eval(prepare_run_eval(run, EvalOptions(...)))``.
+    Python: ``dfrobust.evaluation.run.run_eval(prepare_run_eval(run, EvalOptions(...)))``.
     """
     from dfrobust.evaluation import EvalOptions
-    from dfrobust.evaluation_run import prepare_run_eval, run_eval
+    from dfrobust.evaluation.run import prepare_run_eval, run_eval
 
+    chosen = {} if attacks is None else {"attacks": tuple(parse_list(attacks) or ())}
     options = EvalOptions(
-        attacks=tuple(parse_list(attacks) or ()),
-        eps=tuple(parse_fraction(e, "eps") for e in parse_list(eps) or ()),
-        n_queries=n_queries, pgd_steps=pgd_steps, limit=limit, jpeg_quality=jpeg_quality,
-        batch_size=batch_size, seed=seed, sanity=sanity,
+        **chosen,
+        eps=tuple(parse_eps(e) for e in parse_list(eps) or ()),
+        n_queries=n_queries,
+        pgd_steps=pgd_steps,
+        limit=limit,
+        jpeg_quality=jpeg_quality,
+        batch_size=batch_size,
+        seed=seed,
+        sanity=sanity,
     )
     job = prepare_run_eval(run, options, checkpoint=checkpoint, split=split, manifest=manifest, device=device)
     with progress_bar(f"evaluating {len(job.dataset)} frames", job.steps, "steps") as advance:
@@ -65,14 +77,31 @@ def _pct(value: Any) -> str:
 def summary_table(summary: dict[str, Any]) -> Table:
     """Rows condition x eps; accuracy, AUC, F1, video accuracy, ASR (a), (c), (d) in %, queries."""
     table = Table(title=f"{summary['run']} ({summary['checkpoint']}, {summary['split']}, {summary['frames']} frames)")
-    for name in ("condition", "eps", "acc %", "AUC %", "F1 %", "video acc %", "ASR(a) %", "ASR(c) %",
-                 "ASR(d) %", "queries mean/median"):
+    for name in (
+        "condition",
+        "eps",
+        "acc %",
+        "AUC %",
+        "F1 %",
+        "video acc %",
+        "ASR(a) %",
+        "ASR(c) %",
+        "ASR(d) %",
+        "queries mean/median",
+    ):
         table.add_column(name, justify="left" if name in ("condition", "eps") else "right")
     for row in summary["rows"]:
         mean, median = row["queries_mean"], row["queries_median"]
         queries = "-" if mean is None or math.isnan(mean) else f"{mean:.0f}/{median:.0f}"
-        table.add_row(row["condition"], row["eps"], *(_pct(row[k]) for k in (
-            "accuracy", "auroc", "f1", "video_accuracy", "asr_flip", "asr_evasion", "asr_video")), queries)
+        table.add_row(
+            row["condition"],
+            row["eps"],
+            *(
+                _pct(row[k])
+                for k in ("accuracy", "auroc", "f1", "video_accuracy", "asr_flip", "asr_evasion", "asr_video")
+            ),
+            queries,
+        )
     return table
 
 

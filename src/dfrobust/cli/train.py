@@ -9,11 +9,11 @@ import typer
 from rich.table import Table
 
 from dfrobust.cli.app import app
-from dfrobust.cli.common import console, handles_errors, progress_bar, setup_logging
+from dfrobust.cli.common import console, enable_debug, handles_errors, progress_bar
 from dfrobust.errors import DfrobustError
 
 if TYPE_CHECKING:
-    from dfrobust.metrics import History
+    from dfrobust.runs import History
 
 _HW = "Hardware"
 _ADV = "Adversarial training"
@@ -49,32 +49,52 @@ def parse_overrides(args: list[str], pairs: list[str]) -> dict[str, str]:
 def train(
     ctx: typer.Context,
     run: Annotated[Path, typer.Option(help="Run folder to write, e.g. runs/clean.")],
-    config: Annotated[Path | None, typer.Option(help="YAML config (default: the run's config.yaml on --resume).")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config (default: the run's config.yaml on --resume).")
+    ] = None,
     manifest: Annotated[Path | None, typer.Option(help="frames.csv written by `dfrobust extract`.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run from checkpoints/last.ckpt.")] = False,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override KEY=VALUE (repeatable).")] = None,
-    adv: Annotated[str | None, typer.Option(help="none, fgsm-rs, n-fgsm or pgd.", rich_help_panel=_ADV)] = None,
+    adv: Annotated[
+        str | None, typer.Option(help="none, or a training attack: fgsm_rs, n_fgsm, pgd.", rich_help_panel=_ADV)
+    ] = None,
     eps: Annotated[str | None, typer.Option(help="Budget in pixel units, e.g. 4/255.", rich_help_panel=_ADV)] = None,
     epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
     schedule: Annotated[str | None, typer.Option(help="LR schedule: cosine or onecycle.")] = None,
-    precision: Annotated[str | None, typer.Option(help="32-true, bf16-mixed, 16-mixed (CUDA).", rich_help_panel=_HW)] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="32-true, bf16-mixed, 16-mixed (CUDA).", rich_help_panel=_HW)
+    ] = None,
     accelerator: Annotated[str | None, typer.Option(help="auto, cpu or gpu.", rich_help_panel=_HW)] = None,
-    device: Annotated[str | None, typer.Option(help="Force one device: cpu, cuda, cuda:1.", rich_help_panel=_HW)] = None,
+    device: Annotated[
+        str | None, typer.Option(help="Force one device: cpu, cuda, cuda:1.", rich_help_panel=_HW)
+    ] = None,
     devices: Annotated[str | None, typer.Option(help="Devices per node: N, auto or 0,1.", rich_help_panel=_HW)] = None,
     num_nodes: Annotated[int | None, typer.Option(help="Nodes for multi-node DDP.", rich_help_panel=_HW)] = None,
-    strategy: Annotated[str | None, typer.Option(help="Lightning strategy: auto, ddp, ...", rich_help_panel=_HW)] = None,
+    strategy: Annotated[
+        str | None, typer.Option(help="Lightning strategy: auto, ddp, ...", rich_help_panel=_HW)
+    ] = None,
     verbose: Annotated[bool, typer.Option(help="Debug logging.")] = False,
 ) -> None:
     """Train a detector (clean or adversarial) and write runs/<name>/."""
-    setup_logging(verbose)
+    enable_debug(verbose)
     from lightning.pytorch.utilities import rank_zero_only
 
     from dfrobust.config import load_config
     from dfrobust.training import train as train_run
 
-    named = {"manifest": manifest, "adv": adv, "eps": eps, "epochs": epochs, "schedule": schedule,
-             "precision": precision, "accelerator": accelerator, "device": device, "devices": devices,
-             "num_nodes": num_nodes, "strategy": strategy}
+    named = {
+        "manifest": manifest,
+        "adv": adv,
+        "eps": eps,
+        "epochs": epochs,
+        "schedule": schedule,
+        "precision": precision,
+        "accelerator": accelerator,
+        "device": device,
+        "devices": devices,
+        "num_nodes": num_nodes,
+        "strategy": strategy,
+    }
     overrides = {k: str(v) for k, v in named.items() if v is not None}
     overrides.update(parse_overrides(ctx.args, set_ or []))
     if config is None and resume and (run / "config.yaml").is_file():

@@ -1,0 +1,165 @@
+"""What every attack shares: the result type, input checks, the losses and the projection.
+
+The threat-model contract, stated once (DESIGN.md):
+
+- ``model(x)`` maps images ``x: (N, 3, H, W)`` float in [0, 1] to logits ``(N,)``, the score
+  for "fake" (the model owns its normalisation), so ``eps`` is in pixel units (8/255).
+- ``y: (N,)`` labels, 0 real, 1 fake. Losses: BCE with logits, and the margin
+  ``(2y - 1) * logit`` (> 0 means correctly classified), which does not saturate.
+- Attacks never call ``.train()``/``.eval()`` (the caller owns the mode), never touch
+  parameters or their ``.grad`` (gradients are taken w.r.t. the input only, with
+  ``torch.autograd.grad``) and never seed global RNGs: randomness comes from an explicit
+  ``torch.Generator`` on ``x``'s device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple, Protocol
+
+import torch
+import torch.nn.functional as F
+
+from dfrobust.eps import check_eps
+from dfrobust.errors import DfrobustError
+
+Model = Callable[[torch.Tensor], torch.Tensor]
+LOSSES = ("bce", "margin")
+
+
+class AttackResult(NamedTuple):
+    """What every attack returns.
+
+    Attributes:
+        x_adv: (N, C, H, W) adversarial images, detached, ``x``'s dtype and device, in [0, 1]
+            and in the attack's ball around ``x``.
+        queries: (N,) long, model evaluations spent per sample (forwards for black-box
+            attacks, gradient evaluations for white-box ones; 0 where nothing was spent).
+        logits: (N,) float32 logits of ``x_adv`` as the model scored them, or None for the
+            training attacks (an extra forward in train mode would move BatchNorm statistics).
+        success: (N,) bool, ``x_adv`` is misclassified (margin <= 0), or None with ``logits``.
+    """
+
+    x_adv: torch.Tensor
+    queries: torch.Tensor
+    logits: torch.Tensor | None = None
+    success: torch.Tensor | None = None
+
+
+class Attack(Protocol):
+    """The registry's signature: ``attack(model, x, y, *, eps, generator=None, **options)``."""
+
+    def __call__(
+        self,
+        model: Model,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        eps: float,
+        generator: torch.Generator | None = None,
+        **options: object,
+    ) -> AttackResult: ...
+
+
+def check_count(value: int, name: str) -> int:
+    """``value`` if it is a positive integer, else a clear :class:`DfrobustError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise DfrobustError(f"Expected {name} to be a positive integer, got {value!r}")
+    return value
+
+
+def check_inputs(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None) -> None:
+    """Shapes (N, C, H, W) and (N,), values in [0, 1], a generator on the images' device."""
+    if x.dim() != 4 or y.shape != (x.shape[0],):
+        raise DfrobustError(f"Expected images (N, C, H, W) and labels (N,), got {tuple(x.shape)} and {tuple(y.shape)}")
+    lo, hi = torch.stack(torch.aminmax(x)).tolist()  # one device sync
+    if lo < 0 or hi > 1:
+        raise DfrobustError(
+            f"Expected images in [0, 1], got values in [{lo:.3g}, {hi:.3g}]; pass unnormalised "
+            "images (the model normalises them itself)"
+        )
+    if generator is not None and generator.device.type != x.device.type:
+        raise DfrobustError(
+            f"Expected a torch.Generator on {x.device.type} (the images' device), got one on "
+            f"{generator.device.type}; build it with torch.Generator(device=x.device)"
+        )
+
+
+def check_loss(loss: str) -> str:
+    """``loss`` if it is one of :data:`LOSSES`."""
+    if loss not in LOSSES:
+        raise DfrobustError(f"Unknown loss {loss!r}; expected one of: {', '.join(LOSSES)}")
+    return loss
+
+
+def margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Margin ``(2y - 1) * logit``: (N,), > 0 where the one-logit model is correct."""
+    if logits.shape != y.shape:
+        raise DfrobustError(
+            f"Expected the model to return one logit per image, shape {tuple(y.shape)}, got "
+            f"{tuple(logits.shape)}; wrap two-class models so they return the 'fake' logit"
+        )
+    return (2 * y.to(logits.dtype) - 1) * logits
+
+
+def per_sample_loss(logits: torch.Tensor, y: torch.Tensor, loss: str = "bce") -> torch.Tensor:
+    """(N,) loss the attacker maximises: BCE, or the negated margin (scale-free, never saturates)."""
+    m = margin(logits, y)  # also the shape check, with a clear message
+    if loss == "margin":
+        return -m
+    return F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype), reduction="none")
+
+
+def loss_and_grad(
+    model: Model, x_adv: torch.Tensor, y: torch.Tensor, loss: str = "bce"
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-sample loss (N,), logits (N,) and the loss's gradient w.r.t. the input only.
+
+    The input is an fp32 leaf and the loss is taken in fp32, so this also works under autocast.
+    The loss is summed, not averaged, so tiny per-sample gradients do not underflow.
+    """
+    with torch.enable_grad():
+        x_adv = x_adv.detach().float().requires_grad_(True)
+        logits = model(x_adv).float()
+        losses = per_sample_loss(logits, y, loss)
+        (grad,) = torch.autograd.grad(losses.sum(), x_adv)
+    return losses.detach(), logits.detach(), grad
+
+
+def input_grad(model: Model, x_adv: torch.Tensor, y: torch.Tensor, loss: str = "bce") -> torch.Tensor:
+    """Gradient of the loss w.r.t. the input only; parameters' ``.grad`` stays untouched."""
+    return loss_and_grad(model, x_adv, y, loss)[2]
+
+
+def uniform(x: torch.Tensor, bound: float, generator: torch.Generator | None) -> torch.Tensor:
+    """U(-bound, bound) noise shaped like ``x``, drawn from ``generator`` (default: torch's)."""
+    noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float32)
+    return (2 * noise - 1) * bound
+
+
+def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Clip ``x_adv`` into the L-inf eps-ball around ``x`` and into [0, 1]."""
+    return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0, 1).detach()
+
+
+def query(model: Model, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and margins of one forward; inference mode skips autograd bookkeeping."""
+    with torch.inference_mode():
+        logits = model(x).float()
+    return logits, margin(logits, y)
+
+
+def scored(
+    model: Model, x_adv: torch.Tensor, y: torch.Tensor, queries: torch.Tensor, dtype: torch.dtype
+) -> AttackResult:
+    """The :class:`AttackResult` of a finished attack: one forward scores ``x_adv``."""
+    logits, m = query(model, x_adv, y)
+    return AttackResult(x_adv.detach().to(dtype), queries, logits.clone(), (m <= 0).clone())
+
+
+def spent(n: int, per_sample: int, device: torch.device) -> torch.Tensor:
+    """(n,) long tensor of ``per_sample`` queries."""
+    return torch.full((n,), per_sample, dtype=torch.long, device=device)
+
+
+__all__ = ["LOSSES", "Attack", "AttackResult", "Model", "check_eps", "margin", "per_sample_loss"]

@@ -1,0 +1,78 @@
+"""What an evaluation runs: the conditions (attack x eps) and their budgets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dfrobust.attacks.registry import attack_names, default_attacks, get_attack
+from dfrobust.eps import check_eps, eps_label, eps_slug
+from dfrobust.errors import DfrobustError
+
+
+@dataclass(frozen=True)
+class Condition:
+    """An attack at one budget (``clean`` has eps 0)."""
+
+    attack: str
+    eps: float = 0.0
+
+    @property
+    def label(self) -> str:
+        """``pgd 4/255`` or ``clean``, for tables."""
+        return self.attack if self.attack == "clean" else f"{self.attack} {eps_label(self.eps)}"
+
+    @property
+    def slug(self) -> str:
+        """File-name form: ``clean`` or ``pgd_4-255``."""
+        return self.attack if self.attack == "clean" else f"{self.attack}_{eps_slug(self.eps)}"
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """What to evaluate. ``clean`` always runs: the success rates are relative to it.
+
+    Attributes:
+        attacks: names from the attack registry (``attack_names("eval")``); default:
+            ``default_attacks()``.
+        eps: L-inf budgets in pixel units of [0, 1] images (4/255).
+        limit: evaluate a seeded random subset of at most this many frames.
+        jpeg_quality: score every condition after a JPEG round trip at this quality.
+        sanity: run PGD at ``sanity_eps`` on ``sanity_frames`` frames (gradient-masking check).
+        examples: frames (half real, half fake) saved as PNG per attack condition.
+    """
+
+    attacks: tuple[str, ...] = field(default_factory=default_attacks)
+    eps: tuple[float, ...] = (2 / 255, 4 / 255, 8 / 255)
+    n_queries: int = 1000
+    pgd_steps: int = 10
+    limit: int | None = None
+    jpeg_quality: int | None = None
+    batch_size: int = 128
+    seed: int = 0
+    sanity: bool = True
+    sanity_frames: int = 128
+    sanity_eps: float = 32 / 255
+    examples: int = 4
+
+    def __post_init__(self) -> None:
+        if not self.attacks:
+            raise DfrobustError(f"No attack given; expected some of: {', '.join(attack_names('eval'))}")
+        for name in self.attacks:
+            get_attack(name, "eval")
+        if not self.eps and any(a != "clean" for a in self.attacks):
+            raise DfrobustError("Expected at least one eps for the attacks, e.g. --eps 4/255")
+        for eps in (*self.eps, self.sanity_eps):
+            check_eps(eps)
+        for name in ("n_queries", "pgd_steps", "batch_size", "sanity_frames"):
+            if getattr(self, name) <= 0:
+                raise DfrobustError(f"Expected {name} to be a positive integer, got {getattr(self, name)}")
+        if self.limit is not None and self.limit <= 0:
+            raise DfrobustError(f"Expected limit to be a positive number of frames, got {self.limit}")
+        if self.jpeg_quality is not None and not 1 <= self.jpeg_quality <= 100:
+            raise DfrobustError(f"Expected jpeg_quality in [1, 100], got {self.jpeg_quality}")
+
+    @property
+    def conditions(self) -> list[Condition]:
+        """``clean`` first, then each attack at each eps (in the order given)."""
+        attacks = [a for a in dict.fromkeys(self.attacks) if a != "clean"]
+        return [Condition("clean")] + [Condition(a, e) for a in attacks for e in dict.fromkeys(self.eps)]

@@ -1,0 +1,82 @@
+"""Test data: where the real third-party files live, and small inputs the tests build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+FFPP_SAMPLE = SHARED_DATA / "ffpp_sample"
+FFPP_SPLITS = SHARED_DATA / "ffpp_splits"
+MESONET = SHARED_DATA / "mesonet"
+
+
+def write_tiny_manifest(root: Path, videos: int = 4, frames: int = 4, size: int = 32, seed: int = 0) -> Path:
+    """A learnable toy frames.csv: fakes carry a brighter square in the middle ("face").
+
+    Per split (train/val/test): ``videos`` real videos ("original") and two fakes per real
+    (Deepfakes, Face2Face), ``frames`` JPEGs each, ``size`` px: FF++'s fake:real imbalance.
+    """
+    import numpy as np
+    from PIL import Image
+
+    from dfrobust.atomicio import write_csv
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for split_no, split in enumerate(("train", "val", "test")):
+        for v in range(videos):
+            name = f"{split_no}{v:02d}"
+            for method in ("original", "Deepfakes", "Face2Face"):
+                video = name if method == "original" else f"{name}_{(v + 1) % videos:02d}{split_no}"
+                label = int(method != "original")
+                folder = root / method / video
+                folder.mkdir(parents=True, exist_ok=True)
+                for k in range(frames):
+                    pixels = rng.integers(40, 200, (size, size, 3)).astype(np.float32)
+                    if label:
+                        q = size // 4
+                        pixels[q:-q, q:-q] += 50
+                    path = folder / f"{k:03d}.jpg"
+                    Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(path, quality=95)
+                    rows.append(
+                        {
+                            "path": f"{method}/{video}/{k:03d}.jpg",
+                            "video": video,
+                            "frame_index": k,
+                            "label": label,
+                            "method": method,
+                            "compression": "c23",
+                            "split": split,
+                            "face_box": "",
+                        }
+                    )
+    manifest = root / "frames.csv"
+    write_csv(manifest, rows, ["path", "video", "frame_index", "label", "method", "compression", "split", "face_box"])
+    return manifest
+
+
+def write_test_video(path: Path, frames: int = 50, size: int = 64, gop: int = 10) -> Path:
+    """A small H.264 mp4 whose frame ``i`` is unmistakable (red = 5 i, a green band moving).
+
+    ``gop``: keyframe interval, short so that frame reading has to seek.
+    """
+    import av
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = gop
+        stream.options = {"crf": "18"}
+        band = max(1, size // 8)
+        for i in range(frames):
+            rgb = np.zeros((size, size, 3), np.uint8)
+            rgb[:, :, 0] = (i * 5) % 256
+            rgb[(i % 8) * band : (i % 8 + 1) * band, :, 1] = 255
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
