@@ -9,6 +9,7 @@ signature and one result type (:class:`AttackResult`)::
 The contract every attack keeps is in :mod:`dfrobust.attacks.base`.
 """
 
+from dfrobust.attacks.apgd import apgd, apgd_margin
 from dfrobust.attacks.base import LOSSES, Attack, AttackResult, Model, margin
 from dfrobust.attacks.clean import clean
 from dfrobust.attacks.fgsm import fgsm, fgsm_rs, n_fgsm
@@ -25,6 +26,8 @@ __all__ = [
     "AttackResult",
     "AttackSpec",
     "Model",
+    "apgd",
+    "apgd_margin",
     "attack_names",
     "check_eps",
     "clean",

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dfrobust.attacks.apgd import apgd, apgd_margin
 from dfrobust.attacks.base import Attack
 from dfrobust.attacks.clean import clean
 from dfrobust.attacks.fgsm import fgsm, fgsm_rs, n_fgsm
@@ -67,6 +68,22 @@ ATTACKS: dict[str, AttackSpec] = {
             eval_options={"steps": "pgd_steps"},
             train_options={"alpha": "alpha", "steps": "steps"},
             default=True,
+        ),
+        AttackSpec(
+            "apgd",
+            apgd,
+            "white-box",
+            _EVAL,
+            "APGD on the BCE loss: step halving, momentum, no step size to tune (Croce & Hein 2020)",
+            eval_options={"steps": "apgd_steps"},
+        ),
+        AttackSpec(
+            "apgd_margin",
+            apgd_margin,
+            "white-box",
+            _EVAL,
+            "APGD on the margin loss: does not saturate on confident detectors",
+            eval_options={"steps": "apgd_steps"},
         ),
         AttackSpec(
             "square",

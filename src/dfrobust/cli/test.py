@@ -29,6 +29,7 @@ def test_command(
     eps: Annotated[str, typer.Option(help="Comma-separated L-inf budgets in pixel units.")] = "2/255,4/255,8/255",
     n_queries: Annotated[int, typer.Option(help="Square's query budget per frame.")] = 1000,
     pgd_steps: Annotated[int, typer.Option(help="PGD iterations.")] = 10,
+    apgd_steps: Annotated[int, typer.Option(help="APGD iterations (apgd, apgd_margin, auto).")] = 100,
     limit: Annotated[int | None, typer.Option(help="Evaluate a seeded random subset of N frames.")] = None,
     jpeg_quality: Annotated[
         int | None, typer.Option(help="Score every condition after a JPEG round trip at this quality.")
@@ -54,6 +55,7 @@ def test_command(
         eps=tuple(parse_eps(e) for e in parse_list(eps) or ()),
         n_queries=n_queries,
         pgd_steps=pgd_steps,
+        apgd_steps=apgd_steps,
         limit=limit,
         jpeg_quality=jpeg_quality,
         batch_size=batch_size,

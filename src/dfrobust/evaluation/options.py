@@ -38,6 +38,7 @@ class EvalOptions:
         limit: evaluate a seeded random subset of at most this many frames.
         jpeg_quality: score every condition after a JPEG round trip at this quality.
         sanity: run PGD at ``sanity_eps`` on ``sanity_frames`` frames (gradient-masking check).
+        n_queries: Square's query budget per frame. pgd_steps / apgd_steps: iterations.
         examples: frames (half real, half fake) saved as PNG per attack condition.
     """
 
@@ -45,6 +46,7 @@ class EvalOptions:
     eps: tuple[float, ...] = (2 / 255, 4 / 255, 8 / 255)
     n_queries: int = 1000
     pgd_steps: int = 10
+    apgd_steps: int = 100
     limit: int | None = None
     jpeg_quality: int | None = None
     batch_size: int = 128
@@ -63,7 +65,7 @@ class EvalOptions:
             raise DfrobustError("Expected at least one eps for the attacks, e.g. --eps 4/255")
         for eps in (*self.eps, self.sanity_eps):
             check_eps(eps)
-        for name in ("n_queries", "pgd_steps", "batch_size", "sanity_frames"):
+        for name in ("n_queries", "pgd_steps", "apgd_steps", "batch_size", "sanity_frames"):
             if getattr(self, name) <= 0:
                 raise DfrobustError(f"Expected {name} to be a positive integer, got {getattr(self, name)}")
         if self.limit is not None and self.limit <= 0:

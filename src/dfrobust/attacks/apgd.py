@@ -1,0 +1,170 @@
+"""L-inf APGD (Croce & Hein, ICML 2020, arXiv:2003.01690): PGD without a step size to tune.
+
+APGD starts with a large step (2 eps) and momentum 0.75, and at checkpoints
+``w_j = ceil(p_j * steps)`` (``p_0 = 0``, ``p_1 = 0.22``,
+``p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)``) halves the step of the samples whose
+loss stalled, restarting them from their best point. A sample stalled when fewer than
+``rho`` of the steps since the last checkpoint raised its loss, or when neither its step
+nor its best loss changed since the last checkpoint.
+
+Two losses (:func:`dfrobust.attacks.base.per_sample_loss`): ``bce``, the paper's CE for one
+logit, and ``margin``, the negated ``(2y - 1) * logit``. On a confident one-logit detector
+BCE's gradient ``sigmoid(z) - y`` underflows to exactly 0 in float32 and the attack stands
+still; the margin's gradient is the logit's own, so APGD-margin still moves. ::
+
+    result = apgd(model, x, y, eps=4 / 255, loss="margin", generator=torch.Generator().manual_seed(0))
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import torch
+
+from dfrobust.attacks.base import (
+    AttackResult,
+    Model,
+    check_count,
+    check_inputs,
+    check_loss,
+    loss_and_grad,
+    margin,
+    project,
+    scored,
+    uniform,
+)
+from dfrobust.eps import check_eps
+from dfrobust.errors import DfrobustError
+
+log = logging.getLogger(__name__)
+
+MOMENTUM = 0.75  # the paper's alpha: weight of the new step against the last one
+
+
+def checkpoints(steps: int) -> list[int]:
+    """The iterations at which APGD may halve its step: ``ceil(p_j * steps)``, j >= 1.
+
+    ``p_0 = 0``, ``p_1 = 0.22``, ``p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)``; for 100
+    steps: 22, 41, 57, 70, 80, 87, 93, 99. Repeats (few steps) are dropped.
+    """
+    p_prev, p, found = 0.0, 0.22, []
+    while p <= 1:
+        w = math.ceil(round(p * steps, 9))  # round: 0.22 * 100 is 22.000000000000004 in floats
+        if 0 < w <= steps and (not found or w > found[-1]):
+            found.append(w)
+        p_prev, p = p, p + max(p - p_prev - 0.03, 0.06)
+    return found
+
+
+def apgd(
+    model: Model,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    steps: int = 100,
+    restarts: int = 1,
+    loss: str = "bce",
+    rho: float = 0.75,
+    generator: torch.Generator | None = None,
+) -> AttackResult:
+    """L-inf APGD on the BCE or margin loss, from a random start in the eps-ball.
+
+    Args:
+        model: (N, 3, H, W) in [0, 1] -> (N,) fake logits.
+        x: (N, 3, H, W) float in [0, 1]. y: (N,) 0 real, 1 fake.
+        eps: L-inf budget in pixel units (4/255).
+        steps: iterations per restart (the paper's 100).
+        restarts: runs from fresh random starts; each later one only attacks the samples the
+            earlier ones did not fool, and per sample the point of lowest margin is kept.
+        loss: ``bce`` or ``margin`` (scale-free, does not saturate on confident outputs).
+        rho: share of steps between checkpoints that must raise the loss to keep the step.
+        generator: torch.Generator on ``x``'s device; None builds one seeded 0 (never the global RNG).
+
+    Returns:
+        The point of lowest margin seen (misclassified where one was found). Queries:
+        ``steps + 1`` gradient evaluations per restart a sample took part in.
+    """
+    eps, steps, restarts = check_eps(eps), check_count(steps, "steps"), check_count(restarts, "restarts")
+    check_loss(loss)
+    if not 0 < rho <= 1:
+        raise DfrobustError(f"Expected rho in (0, 1], got {rho!r}")
+    check_inputs(x, y, generator)
+    generator = generator or torch.Generator(device=x.device).manual_seed(0)
+    x0, y = x.detach().float(), y.to(x.device)
+    best, best_margin = x0.clone(), torch.full(y.shape, math.inf, device=x.device)
+    queries = torch.zeros(len(y), dtype=torch.long, device=x.device)
+    todo = torch.arange(len(y), device=x.device)
+    for _ in range(restarts):
+        x_low, m_low = _apgd_run(model, x0[todo], y[todo], eps, steps, loss, rho, generator)
+        better = m_low < best_margin[todo]
+        best[todo[better]], best_margin[todo[better]] = x_low[better], m_low[better]
+        queries[todo] += steps + 1
+        todo = todo[best_margin[todo] > 0]  # later restarts only attack what is still robust
+        if len(todo) == 0:
+            break
+    log.debug("apgd-%s: %d of %d samples fooled", loss, int((best_margin <= 0).sum()), len(y))
+    return scored(model, best, y, queries, x.dtype)
+
+
+def _apgd_run(
+    model: Model,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    eps: float,
+    steps: int,
+    loss: str,
+    rho: float,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One APGD run (Algorithm 1 of the paper); returns the point of lowest margin and its margin."""
+    n, lanes = len(y), (slice(None), None, None, None)
+    x_adv = project(x + uniform(x, eps, generator), x, eps)
+    losses, logits, grad = loss_and_grad(model, x_adv, y, loss)
+    x_low, m_low = x_adv.clone(), margin(logits, y)
+    x_best, loss_best, grad_best = x_adv.clone(), losses.clone(), grad.clone()
+    step = torch.full((n,), 2 * eps, device=x.device)
+    x_prev, loss_prev = x_adv, losses
+    marks = set(checkpoints(steps))
+    since, increases = 0, torch.zeros(n, device=x.device)
+    loss_best_at_mark, halved_at_mark = loss_best.clone(), torch.zeros(n, dtype=torch.bool, device=x.device)
+    for i in range(1, steps + 1):
+        z = project(x_adv + step[lanes] * grad.sign(), x, eps)
+        a = 1.0 if i == 1 else MOMENTUM  # the first step has no previous one to follow
+        x_adv, x_prev = project(x_adv + a * (z - x_adv) + (1 - a) * (x_adv - x_prev), x, eps), x_adv
+        losses, logits, grad = loss_and_grad(model, x_adv, y, loss)
+        m = margin(logits, y)
+        lower = m < m_low
+        x_low[lower], m_low[lower] = x_adv[lower], m[lower]
+        increases += losses > loss_prev
+        loss_prev = losses
+        improved = losses > loss_best
+        x_best[improved], loss_best[improved], grad_best[improved] = x_adv[improved], losses[improved], grad[improved]
+        since += 1
+        if i not in marks:
+            continue
+        # Halve where the loss rose in fewer than rho of the steps, or nothing moved since the last mark.
+        stalled = (increases < rho * since) | (~halved_at_mark & (loss_best <= loss_best_at_mark))
+        step[stalled] /= 2
+        x_adv[stalled], grad[stalled] = x_best[stalled], grad_best[stalled]
+        x_prev = torch.where(stalled[lanes], x_adv, x_prev)  # restart without stale momentum
+        loss_prev = torch.where(stalled, loss_best, loss_prev)
+        halved_at_mark, loss_best_at_mark = stalled, loss_best.clone()
+        since, increases = 0, torch.zeros(n, device=x.device)
+    return x_low, m_low
+
+
+def apgd_margin(
+    model: Model,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    steps: int = 100,
+    restarts: int = 1,
+    rho: float = 0.75,
+    generator: torch.Generator | None = None,
+) -> AttackResult:
+    """:func:`apgd` on the margin loss: the registry's ``apgd_margin``, for saturated detectors."""
+    return apgd(model, x, y, eps=eps, steps=steps, restarts=restarts, loss="margin", rho=rho, generator=generator)
