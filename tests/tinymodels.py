@@ -28,6 +28,18 @@ class TinyCNN(nn.Module):
         return self.body(x).squeeze(1)
 
 
+class ScaledLogits(nn.Module):
+    """A detector with its logits times ``factor``: the same decisions, but BCE's gradient
+    ``sigmoid(z) - y`` underflows to 0 in float32 once ``|z|`` is large (a saturated detector)."""
+
+    def __init__(self, model: nn.Module, factor: float) -> None:
+        super().__init__()
+        self.model, self.factor = model, factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x) * self.factor
+
+
 def tiny_data(n: int = 16, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Images whose fakes are brighter, with pixels exactly at and near 0 and 1."""
     g = torch.Generator().manual_seed(seed)

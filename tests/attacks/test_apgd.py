@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
 from dfrobust.attacks import apgd, apgd_margin, margin, pgd
 from dfrobust.attacks.apgd import checkpoints
 from dfrobust.errors import DfrobustError
-from tinymodels import TinyCNN, tiny_data
+from tinymodels import ScaledLogits, TinyCNN, tiny_data
 
 EPS = 0.15  # the tiny model's images differ by 0.3 in brightness: about half its frames break
-
-
-class Scaled(nn.Module):
-    """The same detector with its logits times ``factor``: same decisions, saturated BCE."""
-
-    def __init__(self, model: nn.Module, factor: float) -> None:
-        super().__init__()
-        self.model, self.factor = model, factor
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x) * self.factor
 
 
 def _robust_accuracy(result) -> float:
@@ -96,7 +84,7 @@ def test_saturated_detector_fools_bce_attacks_but_not_the_margin(model: TinyCNN)
     """Logits x 1e4: same decisions, but sigmoid(z) - y is exactly 0 in float32 for nearly
     every frame, so BCE attacks stand still and report the clean accuracy as robust."""
     x, y = tiny_data(48, seed=7)
-    saturated = Scaled(model, 1e4)
+    saturated = ScaledLogits(model, 1e4)
     clean = (margin(saturated(x).detach(), y) > 0).float().mean().item()
     g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
     reference = _robust_accuracy(apgd(model, x, y, eps=EPS, steps=20, loss="margin", generator=g()))

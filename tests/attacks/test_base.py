@@ -11,7 +11,12 @@ from dfrobust.errors import DfrobustError
 from tinymodels import TinyCNN, tiny_data
 
 EPS = 8 / 255
-BUDGETS = {"square": {"n_queries": 30}, "apgd": {"steps": 5}, "apgd_margin": {"steps": 5}}
+BUDGETS = {
+    "square": {"n_queries": 30},
+    "apgd": {"steps": 5},
+    "apgd_margin": {"steps": 5},
+    "auto": {"steps": 5, "n_queries": 30},
+}
 
 
 def _run(name: str, model: TinyCNN, x: torch.Tensor, y: torch.Tensor, seed: int = 0, **kw) -> AttackResult:

@@ -12,6 +12,7 @@ The contract every attack keeps is in :mod:`dfrobust.attacks.base`.
 from dfrobust.attacks.apgd import apgd, apgd_margin
 from dfrobust.attacks.base import LOSSES, Attack, AttackResult, Model, margin
 from dfrobust.attacks.clean import clean
+from dfrobust.attacks.ensemble import auto
 from dfrobust.attacks.fgsm import fgsm, fgsm_rs, n_fgsm
 from dfrobust.attacks.pgd import pgd
 from dfrobust.attacks.preflight import preflight_check
@@ -29,6 +30,7 @@ __all__ = [
     "apgd",
     "apgd_margin",
     "attack_names",
+    "auto",
     "check_eps",
     "clean",
     "default_attacks",

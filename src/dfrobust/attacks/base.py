@@ -15,7 +15,7 @@ The threat-model contract, stated once (DESIGN.md):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -38,12 +38,15 @@ class AttackResult(NamedTuple):
         logits: (N,) float32 logits of ``x_adv`` as the model scored them, or None for the
             training attacks (an extra forward in train mode would move BatchNorm statistics).
         success: (N,) bool, ``x_adv`` is misclassified (margin <= 0), or None with ``logits``.
+        details: attack-specific extras, or None; the ensemble (``auto``) puts its per-frame
+            ``broken_by`` and per-stage ``stages`` here (see :mod:`dfrobust.attacks.ensemble`).
     """
 
     x_adv: torch.Tensor
     queries: torch.Tensor
     logits: torch.Tensor | None = None
     success: torch.Tensor | None = None
+    details: dict[str, Any] | None = None
 
 
 class Attack(Protocol):

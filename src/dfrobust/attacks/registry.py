@@ -18,6 +18,7 @@ from typing import Any
 from dfrobust.attacks.apgd import apgd, apgd_margin
 from dfrobust.attacks.base import Attack
 from dfrobust.attacks.clean import clean
+from dfrobust.attacks.ensemble import auto
 from dfrobust.attacks.fgsm import fgsm, fgsm_rs, n_fgsm
 from dfrobust.attacks.pgd import pgd
 from dfrobust.attacks.square import square
@@ -70,6 +71,15 @@ ATTACKS: dict[str, AttackSpec] = {
             default=True,
         ),
         AttackSpec(
+            "square",
+            square,
+            "black-box",
+            _EVAL,
+            "Square Attack: random squares, margin loss",
+            eval_options={"n_queries": "n_queries"},
+            default=True,
+        ),
+        AttackSpec(
             "apgd",
             apgd,
             "white-box",
@@ -86,13 +96,12 @@ ATTACKS: dict[str, AttackSpec] = {
             eval_options={"steps": "apgd_steps"},
         ),
         AttackSpec(
-            "square",
-            square,
-            "black-box",
+            "auto",
+            auto,
+            "white-box",
             _EVAL,
-            "Square Attack: random squares, margin loss",
-            eval_options={"n_queries": "n_queries"},
-            default=True,
+            "worst case of APGD-BCE, APGD-margin and Square (AutoAttack's protocol, one logit)",
+            eval_options={"steps": "apgd_steps", "n_queries": "auto_queries", "members": "auto_members"},
         ),
         AttackSpec(
             "fgsm_rs",

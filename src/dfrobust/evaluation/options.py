@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dfrobust.attacks.ensemble import DEFAULT_MEMBERS, check_members
 from dfrobust.attacks.registry import attack_names, default_attacks, get_attack
 from dfrobust.eps import check_eps, eps_label, eps_slug
 from dfrobust.errors import DfrobustError
@@ -39,6 +40,8 @@ class EvalOptions:
         jpeg_quality: score every condition after a JPEG round trip at this quality.
         sanity: run PGD at ``sanity_eps`` on ``sanity_frames`` frames (gradient-masking check).
         n_queries: Square's query budget per frame. pgd_steps / apgd_steps: iterations.
+        auto_queries, auto_members: the ``auto`` ensemble's Square budget and its members in
+            order (see :mod:`dfrobust.attacks.ensemble`).
         examples: frames (half real, half fake) saved as PNG per attack condition.
     """
 
@@ -47,6 +50,8 @@ class EvalOptions:
     n_queries: int = 1000
     pgd_steps: int = 10
     apgd_steps: int = 100
+    auto_queries: int = 5000
+    auto_members: tuple[str, ...] = DEFAULT_MEMBERS
     limit: int | None = None
     jpeg_quality: int | None = None
     batch_size: int = 128
@@ -65,9 +70,10 @@ class EvalOptions:
             raise DfrobustError("Expected at least one eps for the attacks, e.g. --eps 4/255")
         for eps in (*self.eps, self.sanity_eps):
             check_eps(eps)
-        for name in ("n_queries", "pgd_steps", "apgd_steps", "batch_size", "sanity_frames"):
+        for name in ("n_queries", "pgd_steps", "apgd_steps", "auto_queries", "batch_size", "sanity_frames"):
             if getattr(self, name) <= 0:
                 raise DfrobustError(f"Expected {name} to be a positive integer, got {getattr(self, name)}")
+        object.__setattr__(self, "auto_members", check_members(self.auto_members))
         if self.limit is not None and self.limit <= 0:
             raise DfrobustError(f"Expected limit to be a positive number of frames, got {self.limit}")
         if self.jpeg_quality is not None and not 1 <= self.jpeg_quality <= 100:
