@@ -16,7 +16,7 @@ from dfrobust.demo import CONFIG_NAMES, FAST, demo_config_path, run_demo
 
 def test_demo_configs_are_found_and_differ_only_in_the_adversary() -> None:
     clean, robust = (load_config(demo_config_path(name)) for name in CONFIG_NAMES.values())
-    assert clean.adv.method == "none" and robust.adv.method == "fgsm-rs"
+    assert clean.adv.method == "none" and robust.adv.method == "fgsm_rs"
     assert (clean.model, clean.data, clean.train) == (robust.model, robust.data, robust.train)
 
 

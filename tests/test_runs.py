@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import math
+
 import pytest
+import torch
 
 from dfrobust.errors import DfrobustError
 from dfrobust.runs import History

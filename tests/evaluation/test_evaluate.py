@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -15,7 +16,7 @@ from PIL import Image
 from torch import nn
 from typer.testing import CliRunner
 
-from dfrobust import evaluation
+from dfrobust.attacks import ATTACKS
 from dfrobust.cli import app
 from dfrobust.data.dataset import FFDataset
 from dfrobust.data.transforms import build_transform
@@ -24,7 +25,7 @@ from dfrobust.errors import DfrobustError
 from dfrobust.evaluation import Condition, EvalOptions, evaluate
 from dfrobust.evaluation.checks import gradient_masking_checks
 from dfrobust.evaluation.evaluate import count_steps
-from dfrobust.evaluation.images import jpeg_roundtrip
+from dfrobust.evaluation.images import jpeg_roundtrip, to_image
 from dfrobust.evaluation.results import save_eval
 from dfrobust.evaluation.success import query_stats, success_rates
 
@@ -135,7 +136,7 @@ def test_jpeg_roundtrip_matches_pil_and_stays_in_range() -> None:
     x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     out = jpeg_roundtrip(x, 75)
     buf = io.BytesIO()
-    evaluation.to_image(x[1]).save(buf, format="JPEG", quality=75)
+    to_image(x[1]).save(buf, format="JPEG", quality=75)
     expected = torch.from_numpy(np.asarray(Image.open(buf).convert("RGB")).copy()).permute(2, 0, 1) / 255
     assert out.shape == x.shape and out.dtype == torch.float32
     assert torch.equal(out[1], expected)
@@ -146,13 +147,13 @@ def test_evaluate_attacks_each_batch_once_per_condition_and_is_seeded(
     net: TinyNet, split_frames: FFDataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = {"fgsm": 0, "clean": 0}
-    real_fgsm = evaluation.fgsm
+    real_fgsm = ATTACKS["fgsm"]
 
     def counting_fgsm(*args, **kwargs):
         calls["fgsm"] += 1
-        return real_fgsm(*args, **kwargs)
+        return real_fgsm.fn(*args, **kwargs)
 
-    monkeypatch.setattr(evaluation, "fgsm", counting_fgsm)
+    monkeypatch.setitem(ATTACKS, "fgsm", dataclasses.replace(real_fgsm, fn=counting_fgsm))
     options = EvalOptions(eps=(2 / 255, 16 / 255), n_queries=30, pgd_steps=3, batch_size=16, limit=40, sanity_frames=8)
     steps: list[int] = []
     first = evaluate(net, split_frames, options, on_progress=steps.append)
@@ -246,10 +247,12 @@ def test_cli_test_end_to_end_on_a_trained_run(tiny_run: Path) -> None:
     summary = json.loads((eval_dir / "summary.json").read_text())
     assert summary["seed"] == 0 and summary["checkpoint"] == "best" and summary["split"] == "test"
     assert {c["status"] for c in summary["checks"]} <= {"pass", "warn", "skipped"}
-    assert len(summary["warnings"]) == sum(c["status"] == "warn" for c in summary["checks"])
+    masking = sum(c["status"] == "warn" for c in summary["checks"])
+    assert len(summary["warnings"]) == masking + len(summary["preflight"])  # the preflight check ran too
     predictions = _read_csv(eval_dir / "predictions.csv")
     table = _read_csv(eval_dir / "summary.csv")
     assert len(table) == 7 and len(predictions) == 7 * summary["frames"] == 7 * 24
+    broken = 0
     for row in table:
         for key in ("accuracy", "auroc", "f1", "video_accuracy", "asr_flip", "asr_error", "asr_evasion", "asr_video"):
             assert 0 <= float(row[key]) <= 1, (row["condition"], key)
@@ -257,14 +260,18 @@ def test_cli_test_end_to_end_on_a_trained_run(tiny_run: Path) -> None:
         for key, value in _rates_from_predictions(mine).items():
             assert float(row[key]) == pytest.approx(value, abs=1e-5), (row["condition"], row["eps"], key)
         assert float(row["accuracy"]) == pytest.approx(1 - float(row["asr_error"]), abs=1e-5)
-        if row["condition"] == "square":
-            hits = [int(r["queries"]) for r in mine if r["clean_correct"] == "1" and r["pred"] != r["label"]]
-            if hits:
-                assert float(row["queries_mean"]) == pytest.approx(np.mean(hits), rel=1e-5)
-                assert float(row["queries_median"]) == pytest.approx(np.median(hits), rel=1e-5)
-            assert all(0 <= int(r["queries"]) <= 30 for r in mine)
-        else:
+        if row["condition"] == "clean":
             assert row["queries_mean"] == "" and all(r["queries"] == "" for r in mine)
+            continue
+        budget = {"fgsm": 1, "pgd": 3, "square": 30}[row["condition"]]  # gradients or forwards per frame
+        assert all(0 <= int(r["queries"]) <= budget for r in mine)
+        hits = [int(r["queries"]) for r in mine if r["clean_correct"] == "1" and r["pred"] != r["label"]]
+        assert bool(hits) == (float(row["asr_flip"]) > 0)  # queries are averaged over exactly these frames
+        if hits:
+            assert float(row["queries_mean"]) == pytest.approx(np.mean(hits), rel=1e-5)
+            assert float(row["queries_median"]) == pytest.approx(np.median(hits), rel=1e-5)
+        broken += len(hits)
+    assert broken > 0  # some attack flipped some frame, so the query statistics above were checked
 
 
 @pytest.mark.parametrize(

@@ -24,17 +24,17 @@ def tiny_model(x: torch.Tensor) -> torch.Tensor:
 def test_every_attack_refuses_eps_outside_0_1(name: str, eps: float) -> None:
     x, y = torch.rand(2, 3, 8, 8), torch.tensor([0, 1])
     with pytest.raises(DfrobustError, match=r"Expected eps in \[0, 1\]"):
-        get_attack(name)(tiny_model, x, y, eps=eps)
+        get_attack(name).fn(tiny_model, x, y, eps=eps)
 
 
 @pytest.mark.parametrize("n_queries", [0, -5])
 def test_square_refuses_a_non_positive_query_budget(n_queries: int) -> None:
     with pytest.raises(DfrobustError, match=f"Expected n_queries to be a positive integer, got {n_queries}"):
-        ATTACKS["square"](tiny_model, torch.rand(2, 3, 8, 8), torch.tensor([0, 1]), eps=4 / 255, n_queries=n_queries)
+        ATTACKS["square"].fn(tiny_model, torch.rand(2, 3, 8, 8), torch.tensor([0, 1]), eps=4 / 255, n_queries=n_queries)
 
 
 def test_unknown_attack_and_model_names_list_the_choices() -> None:
-    with pytest.raises(DfrobustError, match="Unknown attack 'cw'; expected one of: fgsm, pgd, square"):
+    with pytest.raises(DfrobustError, match="Unknown attack 'cw'; expected one of: clean, fgsm, pgd, square"):
         get_attack("cw")
     with pytest.raises(DfrobustError, match="resnet1000"):
         create_model("resnet1000")
@@ -49,7 +49,7 @@ def test_unknown_attack_and_model_names_list_the_choices() -> None:
         (["--n-queries", "0"], "Expected n_queries to be a positive integer, got 0"),
         (["--n-queries", "-3"], "Expected n_queries to be a positive integer, got -3"),
         (["--pgd-steps", "0"], "Expected pgd_steps to be a positive integer"),
-        (["--attacks", "clean,deepfool"], "Unknown attack(s) ['deepfool']"),
+        (["--attacks", "clean,deepfool"], "Unknown attack 'deepfool' for eval"),
     ],
 )
 def test_cli_test_refuses_bad_attack_options_before_any_work(tmp_path: Path, args: list[str], message: str) -> None:

@@ -30,7 +30,7 @@ WRITE_METHODS = {
 }
 IN_MEMORY = {"BytesIO", "StringIO"}
 # Our own ``save`` methods that write through atomicio (checked below), not PIL's or numpy's.
-ATOMIC_SAVES = {"history.save": "dfrobust.metrics.History.save"}
+ATOMIC_SAVES = {"history.save": "dfrobust.runs.History.save"}
 
 
 def _name(node: ast.AST) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from dfrobust.errors import DfrobustError
+from dfrobust.metrics import METRIC_NAMES
 from dfrobust.report.plots import plot_history
 from dfrobust.runs import History
 

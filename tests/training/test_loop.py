@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import logging
 import math
@@ -57,12 +58,13 @@ def clean_run(tiny_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def test_config_overrides_fractions_and_clear_errors() -> None:
     config = load_config(None, {"eps": "8/255", "lr": "0.1", "adv": "fgsm-rs", "num-nodes": "2", "workers": "none"})
     assert config.adv.eps == pytest.approx(8 / 255) and config.train.lr == 0.1
-    assert config.adv.method == "fgsm-rs" and config.train.num_nodes == 2 and config.data.workers is None
+    # "fgsm-rs" (the paper's spelling) names the registry's fgsm_rs
+    assert config.adv.method == "fgsm_rs" and config.train.num_nodes == 2 and config.data.workers is None
     with pytest.raises(DfrobustError, match="unknown config key 'foo'; valid keys: data.manifest"):
         load_config(None, {"foo": "1"})
     with pytest.raises(DfrobustError, match="did you mean 8/255"):
         load_config(None, {"eps": "8"})
-    with pytest.raises(DfrobustError, match="one of none, fgsm-rs, n-fgsm, pgd"):
+    with pytest.raises(DfrobustError, match="one of none, pgd, fgsm_rs, n_fgsm"):
         load_config(None, {"adv": "fgsm"})
 
 
@@ -143,18 +145,25 @@ def test_adversarial_training_step_attacks_in_train_mode(
     original = attacks.ATTACKS[attack]
 
     def spy(model, x, y, **kwargs):
-        calls.append((model.training, kwargs))
-        return original(model, x, y, **kwargs)
+        result = original.fn(model, x, y, **kwargs)
+        calls.append((model.training, kwargs, result.x_adv))
+        return result
 
-    monkeypatch.setitem(attacks.ATTACKS, attack, spy)
+    monkeypatch.setitem(attacks.ATTACKS, attack, dataclasses.replace(original, fn=spy))
     config = tiny_config(tiny_manifest, adv=method, eps="4/255", steps="2")
-    module = DetectorModule(build_model(config, initial_weights=False), config).train()
     x, y = torch.rand(4, 3, 32, 32), torch.tensor([0, 1, 1, 0])
-    loss = module.training_step((x, y, torch.arange(4)), 0)
+    weights = build_model(config, initial_weights=False).state_dict()
+    for run in range(2):  # the same config and weights twice: the same adversarial batch
+        module = DetectorModule(build_model(config, initial_weights=False), config).train()
+        module.model.load_state_dict(weights)
+        torch.manual_seed(run)  # the global RNG differs between the runs; the attack must not use it
+        loss = module.training_step((x, y, torch.arange(4)), 0)
     loss.backward()
-    assert len(calls) == 1 and calls[0][0]  # attacked once per step, in train mode
+    assert len(calls) == 2 and calls[0][0]  # attacked once per step, in train mode
+    assert torch.equal(calls[0][2], calls[1][2])
     assert calls[0][1]["eps"] == pytest.approx(4 / 255) and calls[0][1]["alpha"] is None
     assert ("steps" in calls[0][1]) == (method == "pgd")
+    assert isinstance(calls[0][1]["generator"], torch.Generator)
     assert all(p.grad is not None for p in module.model.parameters() if p.requires_grad)
 
 
@@ -217,7 +226,7 @@ def test_cli_train_with_yaml_and_overrides(tiny_manifest: Path, tmp_path: Path) 
     assert "val_pgd_accuracy" in result.output
     saved = load_config(run / "config.yaml")
     assert saved.data.batch_size == 24 and saved.adv.monitor_frames == 8 and saved.train.epochs == 1
-    assert saved.adv.method == "fgsm-rs" and saved.adv.eps == pytest.approx(4 / 255)
+    assert saved.adv.method == "fgsm_rs" and saved.adv.eps == pytest.approx(4 / 255)
     bad = CliRunner().invoke(app, ["train", "--config", str(config), "--run", str(tmp_path / "x"), "--lr_max", "1"])
     assert bad.exit_code == 1 and "unknown config key 'lr_max'" in bad.output
 

@@ -86,6 +86,7 @@ def save_eval(
         "rows": rows,
         "checks": [{**asdict(c), "status": c.status, "message": c.message()} for c in checks],
         "warnings": warnings,
+        "preflight": result.preflight,
         "examples": _save_examples(result, out_dir),
     }
     write_json(out_dir / "summary.json", summary)
