@@ -8,7 +8,7 @@ fastest epoch of each and its ratio to clean. Runs alternate (clean, adversarial
 the cost model (a clean step ~3 forward units, FGSM-RS adds ~2) puts the floor near 1.7x.
 
     python benchmarks/adv_cost.py                       # resnet18, 64 px, 512 frames
-    python benchmarks/adv_cost.py --model meso4 --size 128 --methods fgsm-rs,n-fgsm,pgd
+    python benchmarks/adv_cost.py --model meso4 --size 128 --methods fgsm_rs,n_fgsm,pgd
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from dfrobust.config import load_config
-from dfrobust.training import DetectorModule, build_model
+from dfrobust.runs import build_model
+from dfrobust.training.module import DetectorModule
 
 
 class EpochTimer(L.Callback):
@@ -65,7 +66,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=3, help="per run; the first is warm-up")
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs per method")
-    parser.add_argument("--methods", default="fgsm-rs", help="adversaries to compare with clean")
+    parser.add_argument("--methods", default="fgsm_rs", help="adversaries to compare with clean")
     parser.add_argument("--pgd-steps", type=int, default=3)
     args = parser.parse_args()
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # one line per fit is noise here

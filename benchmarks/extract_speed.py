@@ -114,9 +114,9 @@ def compare_decode(records, root: Path, splits: Path, k: int, repeats: int, tmp:
         info = probe_video(record.path)
         last = sample_frame_indices(info.num_frames, k, seed=video_seed(0, record))[-1]
         single = one_video_root(tmp, root, record.path)
-        t_bare = best_of(repeats, bare_decode, lambda r: (record.path, last))
-        t_ours = best_of(repeats, extract_frames, lambda r: (ExtractConfig(
-            root=single, splits_dir=splits, out=tmp / f"a-{record.video}-{r}", frames=k),))
+        t_bare = best_of(repeats, bare_decode, lambda r, path=record.path, last=last: (path, last))
+        t_ours = best_of(repeats, extract_frames, lambda r, single=single, video=record.video: (ExtractConfig(
+            root=single, splits_dir=splits, out=tmp / f"a-{video}-{r}", frames=k),))
         for j in (0, 1):
             bare_total[j] += t_bare[j]
             ours_total[j] += t_ours[j]

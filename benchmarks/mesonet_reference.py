@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from dfrobust.data import build_transform
+from dfrobust.data.transforms import build_transform
 from dfrobust.models import create_model
 
 # P(real) computed with Keras 2 on the authors' weights.

@@ -24,9 +24,11 @@ from pathlib import Path
 import torch
 
 from dfrobust.atomicio import write_csv
-from dfrobust.data import MANIFEST_COLUMNS, FFDataset, read_manifest
-from dfrobust.evaluation import EvalOptions, EvalResult, evaluate, model_transform
+from dfrobust.data.dataset import FFDataset
 from dfrobust.data.frames import ExtractConfig, extract_frames
+from dfrobust.data.manifest import MANIFEST_COLUMNS, read_manifest
+from dfrobust.data.transforms import model_transform
+from dfrobust.evaluation import EvalOptions, EvalResult, evaluate
 from dfrobust.models import create_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
