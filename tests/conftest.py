@@ -1,4 +1,4 @@
-"""Shared test fixtures: where the real third-party test data lives."""
+"""Shared test fixtures: the real FF++ clips (never shipped) and small trained runs."""
 
 from __future__ import annotations
 
@@ -6,15 +6,23 @@ from pathlib import Path
 
 import pytest
 
-from testdata import SHARED_DATA, write_tiny_manifest
+from testdata import REQUIRE_ENV, external_data_required, find_ffpp_sample, write_tiny_manifest
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The ../shared/data folder beside the project (also there in CI)."""
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"test data folder {SHARED_DATA} is missing (it lies beside the project root)")
-    return SHARED_DATA
+def ffpp_sample() -> Path:
+    """The real FF++ c23 sample clips (``ffpp_sample/``, FaceForensics++ layout).
+
+    Looked for in ``$DFROBUST_TEST_DATA``, else ``../shared/data``. Absent: the test is
+    skipped with the reason, or fails where the data is required (CI=true or
+    DFROBUST_REQUIRE_TEST_DATA=1).
+    """
+    sample, reason = find_ffpp_sample()
+    if sample is None:
+        if external_data_required():
+            pytest.fail(f"{reason} (required here: CI=true or {REQUIRE_ENV}=1)", pytrace=False)
+        pytest.skip(reason)
+    return sample
 
 
 @pytest.fixture(scope="session")

@@ -15,12 +15,18 @@ from dfrobust.data.frames import sample_frame_indices
 from dfrobust.data.video import probe_video
 from dfrobust.errors import DfrobustError
 from dfrobust.predict import expand_paths, load_detector, predict_files
-from testdata import FFPP_SAMPLE, MESONET, write_test_video
+from testdata import MESONET_IMAGES, MESONET_WEIGHTS, write_test_video
 
 runner = CliRunner()
-MESO4 = ["--model", "meso4", "--weights", str(MESONET / "weights" / "Meso4_DF.h5")]
+MESO4 = ["--model", "meso4.df"]  # the pretrained tag: the weights shipped with dfrobust
+MESO4_FILE = ["--model", "meso4", "--weights", str(MESONET_WEIGHTS / "Meso4_DF.h5")]
 # Keras' own P(real) on these files (../shared/data/README.md); P(fake) = 1 - P(real).
-KERAS_P_REAL = {"df00204.jpg": 0.041412, "real00240.jpg": 0.989748}
+KERAS_P_REAL = {
+    "meso4.df": {"df00204.jpg": 0.041412, "real00240.jpg": 0.989748},
+    "meso4.f2f": {"df00204.jpg": 0.831237, "real00240.jpg": 0.881023},
+    "mesoinception4.df": {"df00204.jpg": 0.026218, "real00240.jpg": 1.000000},
+    "mesoinception4.f2f": {"df00204.jpg": 0.998743, "real00240.jpg": 1.000000},
+}
 
 
 def _predict_json(*args: str) -> tuple[int, dict]:
@@ -28,19 +34,40 @@ def _predict_json(*args: str) -> tuple[int, dict]:
     return result.exit_code, json.loads(result.stdout) if result.stdout.strip() else {}
 
 
-def test_mesonet_images_match_the_keras_reference(shared_data: Path) -> None:
-    code, out = _predict_json(str(MESONET / "images"), *MESO4, "--device", "cpu")
+@pytest.mark.parametrize("tag", list(KERAS_P_REAL))
+def test_pretrained_tags_score_the_mesonet_images_as_keras_does(tag: str) -> None:
+    code, out = _predict_json(str(MESONET_IMAGES), "--model", tag, "--device", "cpu")
     assert code == 0
+    assert out["model"] == tag and Path(out["weights"]).suffix == ".h5"
     scores = {Path(f["path"]).name: f["prob_fake"] for f in out["files"]}
-    assert set(scores) == set(KERAS_P_REAL)
-    for name, p_real in KERAS_P_REAL.items():
+    assert set(scores) == set(KERAS_P_REAL[tag])
+    for name, p_real in KERAS_P_REAL[tag].items():
         assert scores[name] == pytest.approx(1 - p_real, abs=1e-4), name
-    verdicts = {Path(f["path"]).name: f["verdict"] for f in out["files"]}
-    assert verdicts == {"df00204.jpg": "fake", "real00240.jpg": "real"}
+    if tag == "meso4.df":
+        verdicts = {Path(f["path"]).name: f["verdict"] for f in out["files"]}
+        assert verdicts == {"df00204.jpg": "fake", "real00240.jpg": "real"}
 
 
-def test_real_video_score_is_the_mean_of_the_frames_extraction_samples(shared_data: Path) -> None:
-    video = FFPP_SAMPLE / "original_sequences" / "youtube" / "c23" / "videos" / "634.mp4"
+def test_a_weights_file_scores_like_its_tag_and_faces_work_on_images() -> None:
+    code, by_file = _predict_json(str(MESONET_IMAGES), *MESO4_FILE)
+    assert code == 0 and by_file["weights"].endswith("Meso4_DF.h5")
+    code, by_tag = _predict_json(str(MESONET_IMAGES), *MESO4, "--faces")  # aligned crops: face found
+    assert code == 0
+    for a, b in zip(by_file["files"], by_tag["files"]):
+        assert b["faces_found"] == 1 and b["error"] is None and b["verdict"] == a["verdict"]
+        assert b["prob_fake"] == pytest.approx(a["prob_fake"], abs=0.05)  # a re-crop of an aligned crop
+
+
+def test_real_video_with_faces_and_a_pretrained_tag(ffpp_sample: Path) -> None:
+    video = ffpp_sample / "original_sequences" / "youtube" / "c23" / "videos" / "634.mp4"
+    code, out = _predict_json(str(video), *MESO4, "--faces", "--frames", "2")
+    (result,) = out["files"]
+    assert code == 0 and result["error"] is None and result["faces_found"] == 2
+    assert result["verdict"] == "real"
+
+
+def test_real_video_score_is_the_mean_of_the_frames_extraction_samples(ffpp_sample: Path) -> None:
+    video = ffpp_sample / "original_sequences" / "youtube" / "c23" / "videos" / "634.mp4"
     code, out = _predict_json(str(video), *MESO4, "--frames", "3")
     (result,) = out["files"]
     assert code == 0 and result["kind"] == "video" and result["error"] is None
@@ -52,12 +79,12 @@ def test_real_video_score_is_the_mean_of_the_frames_extraction_samples(shared_da
     assert result["prob_fake"] == pytest.approx(sum(frames) / 3)
 
 
-def test_unreadable_files_are_reported_and_the_rest_go_on(tmp_path: Path, shared_data: Path) -> None:
+def test_unreadable_files_are_reported_and_the_rest_go_on(tmp_path: Path) -> None:
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a jpeg")
     bad_video = tmp_path / "broken.mp4"
     bad_video.write_bytes(b"\x00" * 100)
-    good = MESONET / "images" / "df" / "df00204.jpg"
+    good = MESONET_IMAGES / "df" / "df00204.jpg"
     code, out = _predict_json(str(broken), str(good), str(bad_video), str(tmp_path / "missing.png"), *MESO4)
     assert code == 0
     errors = {Path(f["path"]).name: f["error"] for f in out["files"]}
@@ -67,11 +94,13 @@ def test_unreadable_files_are_reported_and_the_rest_go_on(tmp_path: Path, shared
     assert code == 1 and out["files"][0]["verdict"] == "error"
 
 
-def test_table_output_and_source_errors(shared_data: Path) -> None:
-    result = runner.invoke(app, ["predict", str(MESONET / "images" / "real" / "real00240.jpg"), *MESO4])
+def test_table_output_and_source_errors() -> None:
+    result = runner.invoke(app, ["predict", str(MESONET_IMAGES / "real" / "real00240.jpg"), *MESO4])
     assert result.exit_code == 0 and "real00240.jpg" in result.stdout and "0.0103" in result.stdout
-    result = runner.invoke(app, ["predict", "x.jpg", "--model", "meso4"])
-    assert result.exit_code == 1 and "--weights" in result.output
+    result = runner.invoke(app, ["predict", "x.jpg", "--model", "meso4"])  # bare name: no weights
+    assert result.exit_code == 1 and "--weights" in result.output and "meso4.df" in result.output
+    result = runner.invoke(app, ["predict", "x.jpg", "--model", "meso4.dfdc"])
+    assert result.exit_code == 1 and "meso4.dfdc needs --weights" in result.output
     with pytest.raises(DfrobustError, match="either a run"):
         load_detector()
 

@@ -1,13 +1,54 @@
-"""Test data: where the real third-party files live, and small inputs the tests build."""
+"""Test data: the third-party files the tests read, and small inputs the tests build.
+
+Shipped (no set-up needed): the official FF++ splits and the MesoNet weights inside the
+package, the two MesoNet test images in ``tests/data_files``. Never shipped: the real FF++
+clips (FaceForensics Terms of Use). Tests that need them take the ``ffpp_sample`` fixture,
+which finds ``ffpp_sample/`` in ``$DFROBUST_TEST_DATA``, else in ``../shared/data`` beside
+the project root; where it is absent they are skipped, saying why, unless the data is
+required (``CI=true`` or ``DFROBUST_REQUIRE_TEST_DATA=1``), where they fail.
+"""
 
 from __future__ import annotations
 
+import os
+from importlib import resources
 from pathlib import Path
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-FFPP_SAMPLE = SHARED_DATA / "ffpp_sample"
-FFPP_SPLITS = SHARED_DATA / "ffpp_splits"
-MESONET = SHARED_DATA / "mesonet"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"  # beside the project root (CI has it)
+FFPP_SPLITS = Path(str(resources.files("dfrobust.data") / "splits"))  # shipped in the package
+MESONET_WEIGHTS = Path(str(resources.files("dfrobust.models") / "weights"))  # shipped in the package
+MESONET_IMAGES = Path(__file__).resolve().parent / "data_files" / "mesonet" / "images"  # df/, real/
+TEST_DATA_ENV = "DFROBUST_TEST_DATA"
+REQUIRE_ENV = "DFROBUST_REQUIRE_TEST_DATA"
+
+
+def external_data_dirs() -> list[Path]:
+    """Where the real FF++ clips are looked for: ``$DFROBUST_TEST_DATA`` if set, else ../shared/data."""
+    given = os.environ.get(TEST_DATA_ENV, "").strip()
+    return [Path(given).expanduser()] if given else [SHARED_DATA]
+
+
+def external_data_required() -> bool:
+    """``DFROBUST_REQUIRE_TEST_DATA`` (1 or 0) decides; unset, CI=true requires the data."""
+    flag = os.environ.get(REQUIRE_ENV, "").strip().lower()
+    if flag:
+        return flag not in ("0", "false", "no")
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def find_ffpp_sample() -> tuple[Path | None, str]:
+    """The ``ffpp_sample/`` folder of real FF++ clips, or None and the reason it was not found."""
+    dirs = external_data_dirs()
+    for folder in dirs:
+        sample = folder / "ffpp_sample"
+        if (sample / "original_sequences").is_dir():
+            return sample, ""
+    where = ", ".join(str(d / "ffpp_sample") for d in dirs)
+    return None, (
+        f"real FF++ clips not found in {where}; set {TEST_DATA_ENV} to a folder holding ffpp_sample/ "
+        "(FaceForensics++ layout, see README.md, 'Testing')"
+    )
 
 
 def write_tiny_manifest(root: Path, videos: int = 4, frames: int = 4, size: int = 32, seed: int = 0) -> Path:

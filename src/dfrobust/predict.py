@@ -5,7 +5,7 @@ samples it (:func:`dfrobust.data.frames.sample_frame_indices`), each frame optio
 the face as extraction crops it, and the video's score is the mean of its frames' P(fake)
 (DESIGN.md). A file that cannot be read gets an error and the others go on::
 
-    model, transform = load_detector(model="meso4", weights="Meso4_DF.h5")
+    model, transform = load_detector(model="meso4.df")  # weights shipped with dfrobust
     for p in predict_files(model, transform, ["a.jpg", "b.mp4"], frames=10):
         print(p.path, p.prob_fake, p.error)
 """
@@ -82,13 +82,16 @@ def load_detector(
 ) -> tuple[nn.Module, Transform]:
     """A detector in eval mode and its frame transform: from a run folder, or a model name + weights.
 
+    ``model`` with a pretrained tag (``meso4.df``, see ``list_models(pretrained=True)``) and
+    no ``weights`` loads the weights shipped with dfrobust.
+
     Raises:
         DfrobustError: both or neither source given, or weights/checkpoint that cannot be loaded.
     """
     if (run is None) == (model is None):
         raise DfrobustError(
             "Expected either a run (--run runs/NAME) or a model with weights "
-            "(--model meso4 --weights Meso4_DF.h5), but got " + ("both" if run else "neither")
+            "(--model meso4.df, or --model meso4 --weights Meso4_DF.h5), but got " + ("both" if run else "neither")
         )
     image_size = None
     if run is not None:
@@ -97,11 +100,15 @@ def load_detector(
         detector, config = load_run_model(run, checkpoint, map_location=device)
         image_size = config.data.image_size
     else:
-        if weights is None:
-            raise DfrobustError(f"--model {model} needs --weights PATH: a model with random weights scores nothing")
-        from dfrobust.models import create_model
+        from dfrobust.models import create_model, list_models
 
-        detector = create_model(model, weights=weights)
+        tagged = model in list_models(pretrained=True)
+        if weights is None and not tagged:
+            raise DfrobustError(
+                f"--model {model} needs --weights PATH, or a name with a pretrained tag "
+                f"({', '.join(list_models(pretrained=True))}): a model with random weights scores nothing"
+            )
+        detector = create_model(model, weights=weights, pretrained=tagged)
     return detector.to(device).eval(), model_transform(detector, image_size)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,9 +19,6 @@ from dfrobust.data.faces import (
 )
 from dfrobust.data.video import read_frames
 from dfrobust.errors import DfrobustError
-from testdata import FFPP_SAMPLE
-
-REAL_VIDEOS = sorted(FFPP_SAMPLE.rglob("*.mp4"))  # 2 originals, 3 fakes
 
 
 def box_iou(a, b) -> float:
@@ -39,9 +37,11 @@ def mtcnn() -> MtcnnDetector:
 
 
 @pytest.fixture(scope="module")
-def real_frames() -> dict[str, list[np.ndarray]]:
-    """Four frames of each sample video, from its first 4 s (decoding further costs time)."""
-    return {path.stem: [rgb for _, rgb in read_frames(path, [5, 35, 65, 95])] for path in REAL_VIDEOS}
+def real_frames(ffpp_sample: Path) -> dict[str, list[np.ndarray]]:
+    """Four frames of each real FF++ sample video (2 originals, 3 fakes), from its first 4 s
+    (decoding further costs time)."""
+    videos = sorted(ffpp_sample.rglob("*.mp4"))
+    return {path.stem: [rgb for _, rgb in read_frames(path, [5, 35, 65, 95])] for path in videos}
 
 
 def test_square_box_is_square_scaled_and_centred():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -10,16 +11,19 @@ import pytest
 from dfrobust.data.ffpp import (
     dfd_actor,
     dfd_actor_splits,
+    find_splits_dir,
     index_videos,
     load_split_pairs,
+    official_splits_dir,
     split_assignment,
     stable_seed,
 )
 from dfrobust.errors import DfrobustError
-from testdata import FFPP_SAMPLE, FFPP_SPLITS
+from testdata import FFPP_SPLITS, write_test_video
 
 
-def test_official_splits_have_the_published_shape(shared_data: Path) -> None:
+def test_official_splits_have_the_published_shape() -> None:
+    assert official_splits_dir() == FFPP_SPLITS
     pairs = load_split_pairs(FFPP_SPLITS)
     assert {k: len(v) for k, v in pairs.items()} == {"train": 360, "val": 70, "test": 70}
     videos = {split: {v for pair in p for v in pair} for split, p in pairs.items()}
@@ -29,7 +33,7 @@ def test_official_splits_have_the_published_shape(shared_data: Path) -> None:
     assert set().union(*videos.values()) == {f"{i:03d}" for i in range(1000)}
 
 
-def test_a_pair_puts_originals_and_both_fakes_in_its_split(shared_data: Path) -> None:
+def test_a_pair_puts_originals_and_both_fakes_in_its_split() -> None:
     pairs = load_split_pairs(FFPP_SPLITS)
     assignment = split_assignment(pairs)
     for split, split_pairs in pairs.items():
@@ -38,8 +42,8 @@ def test_a_pair_puts_originals_and_both_fakes_in_its_split(shared_data: Path) ->
     assert len(assignment) == 1000 + 2 * 500
 
 
-def test_sample_root_is_indexed_with_labels_methods_and_splits(shared_data: Path) -> None:
-    found = index_videos(FFPP_SAMPLE, FFPP_SPLITS)
+def test_sample_root_is_indexed_with_labels_methods_and_splits(ffpp_sample: Path) -> None:
+    found = index_videos(ffpp_sample, FFPP_SPLITS)
     by_key = {r.key: r for r in found.records}
     assert sorted(by_key) == [
         "Face2Face/750_743",
@@ -61,24 +65,34 @@ def test_sample_root_is_indexed_with_labels_methods_and_splits(shared_data: Path
     assert "750" in orphans[0].reason
 
 
-def test_splits_default_to_root_splits_folder(tmp_path: Path, shared_data: Path) -> None:
-    root = _copy_sample(tmp_path)
-    shutil.copytree(FFPP_SPLITS, root / "splits")
-    assert len(index_videos(root).records) == 5
-
-
-def test_compression_c0_and_raw_are_one_folder(tmp_path: Path, shared_data: Path) -> None:
+def test_splits_default_to_root_splits_folder_then_the_shipped_ones(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     root = tmp_path / "root"
-    videos = root / "original_sequences/youtube/c0/videos"
-    videos.mkdir(parents=True)
-    shutil.copy(FFPP_SAMPLE / "original_sequences/youtube/c23/videos/004.mp4", videos)
+    write_test_video(root / "original_sequences/youtube/c23/videos/004.mp4", frames=2, size=16)
+    with caplog.at_level(logging.INFO, logger="dfrobust.data.ffpp"):
+        assert find_splits_dir(root, None) == official_splits_dir()
+        assert [r.split for r in index_videos(root).records] == ["val"]  # 004 is in the official val split
+    said = [r.getMessage() for r in caplog.records if "official" in r.getMessage()]
+    assert said == ["using the official FF++ splits shipped with dfrobust (train 360 / val 70 / test 70 pairs)"] * 2
+    _write_splits(root, {"test": '[["004", "005"]]', "train": '[["000", "001"]]', "val": '[["002", "003"]]'})
+    assert find_splits_dir(root, None) == root / "splits"
+    assert [r.split for r in index_videos(root).records] == ["test"]
+    assert find_splits_dir(root, FFPP_SPLITS) == FFPP_SPLITS
+    with pytest.raises(DfrobustError, match="does not exist"):
+        find_splits_dir(root, tmp_path / "nowhere")
+
+
+def test_compression_c0_and_raw_are_one_folder(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    write_test_video(root / "original_sequences/youtube/c0/videos/004.mp4", frames=2, size=16)
     for name in ("raw", "c0"):
         found = index_videos(root, FFPP_SPLITS, compression=name)
         assert [(r.video, r.compression) for r in found.records] == [("004", "raw")]
 
 
-def test_masks_are_attached_when_present(tmp_path: Path, shared_data: Path) -> None:
-    root = _copy_sample(tmp_path)
+def test_masks_are_attached_when_present(tmp_path: Path, ffpp_sample: Path) -> None:
+    root = _copy_sample(ffpp_sample, tmp_path)
     masks = root / "manipulated_sequences/FaceSwap/masks/videos"
     masks.mkdir(parents=True)
     (masks / "634_660.mp4").write_bytes(b"mask")
@@ -87,11 +101,11 @@ def test_masks_are_attached_when_present(tmp_path: Path, shared_data: Path) -> N
     assert by_key["NeuralTextures/004_982"].mask is None
 
 
-def test_methods_filter_and_unknown_method(shared_data: Path) -> None:
-    found = index_videos(FFPP_SAMPLE, FFPP_SPLITS, methods=["faceswap"])
+def test_methods_filter_and_unknown_method(ffpp_sample: Path) -> None:
+    found = index_videos(ffpp_sample, FFPP_SPLITS, methods=["faceswap"])
     assert {r.method for r in found.records} == {"original", "FaceSwap"}
     with pytest.raises(DfrobustError, match="unknown method 'Foo'.*Deepfakes"):
-        index_videos(FFPP_SAMPLE, FFPP_SPLITS, methods=["Foo"])
+        index_videos(ffpp_sample, FFPP_SPLITS, methods=["Foo"])
 
 
 def test_dfd_videos_split_by_actor(tmp_path: Path) -> None:
@@ -146,7 +160,7 @@ def test_a_video_in_two_splits_is_reported(tmp_path: Path) -> None:
         load_split_pairs(splits)
 
 
-def test_bad_roots_are_reported(tmp_path: Path, shared_data: Path) -> None:
+def test_bad_roots_are_reported(tmp_path: Path) -> None:
     with pytest.raises(DfrobustError, match="does not exist"):
         index_videos(tmp_path / "nowhere", FFPP_SPLITS)
     (tmp_path / "empty").mkdir()
@@ -159,13 +173,13 @@ def test_bad_roots_are_reported(tmp_path: Path, shared_data: Path) -> None:
     (tmp_path / "bare" / "original_sequences").mkdir(parents=True)
     with pytest.raises(DfrobustError, match="no c23 videos found"):
         index_videos(tmp_path / "bare", FFPP_SPLITS)
-    with pytest.raises(DfrobustError, match="dataset/splits"):
-        index_videos(FFPP_SAMPLE)
+    with pytest.raises(DfrobustError, match="train.json not found.*dataset/splits"):
+        index_videos(tmp_path / "bare", tmp_path / "empty")
 
 
-def _copy_sample(tmp_path: Path) -> Path:
+def _copy_sample(sample: Path, tmp_path: Path) -> Path:
     root = tmp_path / "root"
-    shutil.copytree(FFPP_SAMPLE, root)
+    shutil.copytree(sample, root)
     return root
 
 

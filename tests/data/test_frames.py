@@ -22,7 +22,7 @@ from dfrobust.data.ffpp import VideoRecord
 from dfrobust.data.frames import ExtractConfig, extract_frames, sample_frame_indices, shard_records, video_seed
 from dfrobust.data.manifest import MANIFEST_COLUMNS, merge_shards
 from dfrobust.errors import DfrobustError
-from testdata import FFPP_SAMPLE, FFPP_SPLITS, write_test_video
+from testdata import FFPP_SPLITS, write_test_video
 
 ORIGINALS = "original_sequences/youtube/c23/videos"
 FAKES = "manipulated_sequences/{}/c23/videos"
@@ -189,7 +189,7 @@ def test_faces_without_a_face_center_or_skip(tiny_root, tmp_path):
 
 
 @pytest.mark.slow
-def test_real_frames_are_exactly_the_requested_indices(tmp_path):
+def test_real_frames_are_exactly_the_requested_indices(tmp_path, ffpp_sample):
     """Each JPEG matches its own frame of a plain sequential decode best, at PSNR > 35 dB.
 
     The best match is sought on every other pixel (4x cheaper, still 230k pixels a frame);
@@ -198,7 +198,7 @@ def test_real_frames_are_exactly_the_requested_indices(tmp_path):
     out = tmp_path / "frames"
     extract_frames(
         ExtractConfig(
-            root=FFPP_SAMPLE, splits_dir=FFPP_SPLITS, out=out, frames=3, methods=("NeuralTextures",), splits=("val",)
+            root=ffpp_sample, splits_dir=FFPP_SPLITS, out=out, frames=3, methods=("NeuralTextures",), splits=("val",)
         )
     )  # 004, 004_982
     rows = read_manifest(out)
@@ -209,7 +209,7 @@ def test_real_frames_are_exactly_the_requested_indices(tmp_path):
             for r in rows
             if r["video"] == video
         }
-        path = next(FFPP_SAMPLE.rglob(f"{video}.mp4"))
+        path = next(ffpp_sample.rglob(f"{video}.mp4"))
         errors = {i: [] for i in mine}  # JPEG index -> MSE against every decoded frame
         with av.open(str(path)) as container:
             for n, frame in enumerate(container.decode(video=0)):
@@ -224,12 +224,11 @@ def test_real_frames_are_exactly_the_requested_indices(tmp_path):
 
 
 @pytest.mark.slow
-def test_real_face_crops(tmp_path):
+def test_real_face_crops(tmp_path, ffpp_sample):
     out = tmp_path / "faces"
     summary = extract_frames(
         ExtractConfig(
-            root=FFPP_SAMPLE,
-            splits_dir=FFPP_SPLITS,
+            root=ffpp_sample,  # no splits_dir: the official splits shipped with dfrobust
             out=out,
             frames=3,
             faces=True,
@@ -245,26 +244,27 @@ def test_real_face_crops(tmp_path):
         assert Image.open(out / row["path"]).size == (256, 256)
 
 
-def link_sample(root: Path, names: list[str]) -> None:
-    """An FF++ layout of symlinks to the real 004.mp4 under other names, with the real splits."""
+def link_sample(sample: Path, root: Path, names: list[str]) -> None:
+    """An FF++ layout of symlinks to the real 004.mp4 under other names (no splits/ folder)."""
     for name in names:
         (root / ORIGINALS).mkdir(parents=True, exist_ok=True)
-        (root / ORIGINALS / f"{name}.mp4").symlink_to(FFPP_SAMPLE / ORIGINALS / "004.mp4")
+        (root / ORIGINALS / f"{name}.mp4").symlink_to(sample / ORIGINALS / "004.mp4")
 
 
 def test_corrupt_video_is_reported_and_skipped_cli(tmp_path):
-    root = tmp_path / "ffpp"
-    link_sample(root, ["004"])
+    root = tmp_path / "ffpp"  # no --splits and no ROOT/splits: the official splits (004 val)
+    write_test_video(root / ORIGINALS / "004.mp4", frames=12, size=32)
     (root / FAKES.format("FaceSwap")).mkdir(parents=True)
     (root / FAKES.format("FaceSwap") / "004_982.mp4").write_text("this is not a video\n")
-    args = ["extract", "--root", str(root), "--splits", str(FFPP_SPLITS), "--frames", "2", "--workers", "1"]
+    args = ["extract", "--root", str(root), "--frames", "2", "--workers", "1"]
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "skipped FaceSwap/004_982" in result.output
+    assert result.output.count("using the official FF++ splits shipped with dfrobust") == 1
     summary = json.loads((tmp_path / "out/extract.json").read_text())
     assert summary["counts"]["skipped"] == 1 and summary["counts"]["frames"] == 2
     assert "InvalidData" in summary["skipped"][0]["reason"]
-    assert {r["video"] for r in read_manifest(tmp_path / "out")} == {"004"}
+    assert {(r["video"], r["split"]) for r in read_manifest(tmp_path / "out")} == {("004", "val")}
 
     (root / ORIGINALS / "004.mp4").unlink()
     (root / ORIGINALS / "004.mp4").write_bytes(b"\x00" * 100)
@@ -273,10 +273,10 @@ def test_corrupt_video_is_reported_and_skipped_cli(tmp_path):
 
 
 @pytest.mark.slow
-def test_kill_9_mid_job_then_rerun_completes_without_duplicates(tmp_path):
+def test_kill_9_mid_job_then_rerun_completes_without_duplicates(tmp_path, ffpp_sample):
     root, out = tmp_path / "ffpp", tmp_path / "out"
     names = [f"{i:03d}" for i in range(8)]
-    link_sample(root, names)
+    link_sample(ffpp_sample, root, names)
     cmd = [
         sys.executable,
         "-m",

@@ -10,9 +10,7 @@ import pytest
 
 from dfrobust.data.video import probe_video, read_frames
 from dfrobust.errors import DfrobustError
-from testdata import FFPP_SAMPLE, write_test_video
-
-REAL_VIDEO = FFPP_SAMPLE / "original_sequences/youtube/c23/videos/004.mp4"
+from testdata import write_test_video
 
 
 def sequential_frames(path) -> list[np.ndarray]:
@@ -52,13 +50,14 @@ def test_read_frames_with_and_without_threads_agree(short_gop_video):
     assert all(np.array_equal(a[i], b[i]) for i in a)
 
 
-def test_real_video_frames_match_sequential_decode_across_the_keyframe():
+def test_real_video_frames_match_sequential_decode_across_the_keyframe(ffpp_sample):
     """FF++ 004.mp4: keyframes at 0 and 250; frames on both sides, bit for bit."""
-    info = probe_video(REAL_VIDEO)
+    real_video = ffpp_sample / "original_sequences/youtube/c23/videos/004.mp4"
+    info = probe_video(real_video)
     assert info.num_frames == 309 and info.keyframes == (0, 250)
     wanted = [3, 249, 250, 251, 308]
-    got = {i: hashlib.sha1(rgb.tobytes()).hexdigest() for i, rgb in read_frames(REAL_VIDEO, wanted, info=info)}
-    with av.open(str(REAL_VIDEO)) as container:
+    got = {i: hashlib.sha1(rgb.tobytes()).hexdigest() for i, rgb in read_frames(real_video, wanted, info=info)}
+    with av.open(str(real_video)) as container:
         expected = {}
         for i, frame in enumerate(container.decode(video=0)):
             if i in wanted:

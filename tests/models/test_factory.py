@@ -11,19 +11,23 @@ import torch
 from PIL import Image
 
 from dfrobust.errors import DfrobustError
-from dfrobust.models import TwoLogitAdapter, create_model, list_models, load_weights
-from testdata import MESONET
+from dfrobust.models import PRETRAINED_TAGS, TwoLogitAdapter, create_model, list_models, load_weights
+from testdata import MESONET_IMAGES, MESONET_WEIGHTS
 
-# P(real) computed with Keras on the authors' weights (shared/data/README.md).
+# P(real) computed with Keras itself on the authors' weights and images (their architecture;
+# the table of ../shared/data/README.md), per pretrained tag.
 KERAS_P_REAL = {
-    ("meso4", "Meso4_DF.h5"): {"df/df00204.jpg": 0.041412, "real/real00240.jpg": 0.989748},
-    ("mesoinception4", "MesoInception_DF.h5"): {"df/df00204.jpg": 0.026218, "real/real00240.jpg": 1.000000},
+    "meso4.df": {"df/df00204.jpg": 0.041412, "real/real00240.jpg": 0.989748},
+    "meso4.f2f": {"df/df00204.jpg": 0.831237, "real/real00240.jpg": 0.881023},
+    "mesoinception4.df": {"df/df00204.jpg": 0.026218, "real/real00240.jpg": 1.000000},
+    "mesoinception4.f2f": {"df/df00204.jpg": 0.998743, "real/real00240.jpg": 1.000000},
 }
+WEIGHT_FILES = {"meso4.df": "Meso4_DF.h5", "mesoinception4.df": "MesoInception_DF.h5"}
 
 
 def _mesonet_input(relpath: str) -> torch.Tensor:
     """An image as the original repository feeds it: RGB, nearest resize to 256, / 255."""
-    image = Image.open(MESONET / "images" / relpath).convert("RGB")
+    image = Image.open(MESONET_IMAGES / relpath).convert("RGB")
     if image.size != (256, 256):  # df00204.jpg is 342 x 342
         image = image.resize((256, 256), Image.NEAREST)
     return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)
@@ -45,16 +49,56 @@ def no_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "torch_hub"))
 
 
-@pytest.mark.parametrize(("name", "weights"), list(KERAS_P_REAL))
-def test_meso_ports_match_keras_reference(shared_data: Path, name: str, weights: str) -> None:
-    reference = KERAS_P_REAL[(name, weights)]
-    model = create_model(name, weights=MESONET / "weights" / weights).eval()
+@pytest.mark.parametrize("tag", list(KERAS_P_REAL))
+def test_pretrained_tags_match_keras_reference_offline(no_network: None, tag: str) -> None:
+    reference = KERAS_P_REAL[tag]
+    model = create_model(tag, pretrained=True).eval()
     x = torch.stack([_mesonet_input(p) for p in reference])
     with torch.no_grad():
         p_fake = torch.sigmoid(model(x))
     expected_p_fake = 1 - torch.tensor(list(reference.values()))
     assert torch.allclose(p_fake, expected_p_fake, atol=1e-4), (p_fake, expected_p_fake)
-    assert model.data_config["weights"].endswith(weights)
+    assert model.data_config["pretrained_tag"] == tag
+    assert model.data_config["architecture"] == tag.split(".")[0]
+    assert Path(model.data_config["weights"]).name == PRETRAINED_TAGS[tag]["file"]
+
+
+@pytest.mark.parametrize("tag", list(WEIGHT_FILES))
+def test_weights_file_loads_like_its_tag(tag: str) -> None:
+    arch = tag.split(".")[0]
+    from_file = create_model(arch, weights=MESONET_WEIGHTS / WEIGHT_FILES[tag]).eval()
+    assert from_file.data_config["weights"].endswith(WEIGHT_FILES[tag])
+    tagged = create_model(tag, pretrained=True).eval()
+    x = torch.stack([_mesonet_input(p) for p in KERAS_P_REAL[tag]])
+    with torch.no_grad():
+        assert torch.equal(from_file(x), tagged(x))
+
+
+def test_bare_mesonet_name_pretrained_means_the_df_tag() -> None:
+    for arch in ("meso4", "mesoinception4"):
+        model = create_model(arch, pretrained=True)
+        assert model.data_config["pretrained_tag"] == f"{arch}.df"
+        assert torch.equal(model.net.head[-1].weight, create_model(f"{arch}.df", pretrained=True).net.head[-1].weight)
+
+
+def test_a_tag_without_pretrained_names_only_the_architecture() -> None:
+    torch.manual_seed(0)
+    plain = create_model("meso4.f2f")  # as in timm: random weights, the architecture of the tag
+    assert "weights" not in plain.data_config and plain.data_config["architecture"] == "meso4"
+    assert not torch.equal(plain.net.head[-1].weight, create_model("meso4.f2f", pretrained=True).net.head[-1].weight)
+
+
+def test_list_models_pretrained_lists_the_shipped_tags() -> None:
+    assert list_models(pretrained=True) == ["meso4.df", "meso4.f2f", "mesoinception4.df", "mesoinception4.f2f"]
+    assert all((MESONET_WEIGHTS / cfg["file"]).is_file() for cfg in PRETRAINED_TAGS.values())
+    assert "meso4" in list_models() and "meso4.df" not in list_models()
+
+
+def test_unknown_tag_lists_the_tags_of_its_model() -> None:
+    with pytest.raises(
+        DfrobustError, match=r"Unknown pretrained tag 'dfdc' of meso4\. Expected one of meso4\.df, meso4\.f2f"
+    ):
+        create_model("meso4.dfdc", pretrained=True)
 
 
 def test_meso_data_config_matches_the_original_preprocessing() -> None:
@@ -109,10 +153,9 @@ def test_normalization_is_inside_the_model() -> None:
         assert not torch.allclose(plain(x), model(x))
 
 
-@pytest.mark.parametrize("name", ["resnet18", "meso4"])
-def test_pretrained_without_network_says_how_to_pass_a_weights_file(no_network: None, name: str) -> None:
+def test_timm_pretrained_without_network_says_how_to_pass_a_weights_file(no_network: None) -> None:
     with pytest.raises(DfrobustError) as info:
-        create_model(name, pretrained=True)
+        create_model("resnet18", pretrained=True)
     message = str(info.value)
     assert "weights=PATH" in message
     assert "Traceback" not in message
@@ -122,7 +165,7 @@ def test_unknown_name_lists_the_choices() -> None:
     with pytest.raises(DfrobustError) as info:
         create_model("meso5")
     message = str(info.value)
-    assert all(name in message for name in list_models())
+    assert all(name in message for name in [*list_models(), *list_models(pretrained=True)])
     assert "timm" in message
 
 
@@ -194,8 +237,8 @@ def test_weights_of_another_model_name_the_file(tmp_path: Path) -> None:
         create_model("meso4", weights=tmp_path / "missing.pt")
 
 
-def test_keras_weights_only_fit_mesonets_of_their_size(shared_data: Path) -> None:
-    h5 = MESONET / "weights" / "Meso4_DF.h5"
+def test_keras_weights_only_fit_mesonets_of_their_size() -> None:
+    h5 = MESONET_WEIGHTS / "Meso4_DF.h5"
     with pytest.raises(DfrobustError, match="meso4 / mesoinception4"):
         load_weights(create_model("resnet18"), h5)
     with pytest.raises(DfrobustError, match="Meso4_DF.h5"):
@@ -204,11 +247,11 @@ def test_keras_weights_only_fit_mesonets_of_their_size(shared_data: Path) -> Non
         create_model("meso4", input_size=(3, 64, 64), weights=h5)
 
 
-def test_keras_file_without_suffix_is_recognised(shared_data: Path, tmp_path: Path) -> None:
+def test_keras_file_without_suffix_is_recognised(tmp_path: Path) -> None:
     path = tmp_path / "Meso4_F2F"  # the authors name their Face2Face files without .h5
-    path.write_bytes((MESONET / "weights" / "Meso4_DF.h5").read_bytes())
+    path.write_bytes((MESONET_WEIGHTS / "Meso4_F2F.h5").read_bytes())
     model = create_model("meso4", weights=path)
-    reference = create_model("meso4", weights=MESONET / "weights" / "Meso4_DF.h5")
+    reference = create_model("meso4.f2f", pretrained=True)
     assert torch.equal(model.net.head[-1].weight, reference.net.head[-1].weight)
 
 
@@ -223,10 +266,10 @@ def test_two_logit_adapter_softmax_matches_sigmoid() -> None:
     assert torch.allclose(probs[:, 0], 1 - p_fake, atol=1e-6)
 
 
-def test_two_logit_adapter_drives_torchattacks(shared_data: Path) -> None:
+def test_two_logit_adapter_drives_torchattacks() -> None:
     import torchattacks
 
-    model = create_model("meso4", weights=MESONET / "weights" / "Meso4_DF.h5").eval()
+    model = create_model("meso4.df", pretrained=True).eval()
     x = _mesonet_input("df/df00204.jpg").unsqueeze(0)
     y = torch.ones(1, dtype=torch.long)  # fake
     x_adv = torchattacks.FGSM(TwoLogitAdapter(model), eps=4 / 255)(x, y)

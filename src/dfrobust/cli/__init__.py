@@ -3,8 +3,8 @@
 Heavy imports (torch, av) happen inside the commands so ``dfrobust --help`` is instant.
 """
 
-# Importing a command module registers its command on ``app``; --help lists them in this
-# order, the pipeline's.
+# Importing a command module registers its command on ``app``; --help then lists them in
+# the pipeline's order (PIPELINE), whatever order the imports ran in.
 from dfrobust.cli import (
     demo,  # noqa: F401
     extract,  # noqa: F401
@@ -16,5 +16,8 @@ from dfrobust.cli import (
     train,  # noqa: F401
 )
 from dfrobust.cli.app import app
+
+PIPELINE = ("synth", "index", "extract", "train", "test", "report", "predict", "demo")
+app.registered_commands.sort(key=lambda c: PIPELINE.index(c.name or c.callback.__name__))
 
 __all__ = ["app"]

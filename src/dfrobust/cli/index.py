@@ -14,7 +14,10 @@ from dfrobust.cli.common import console, err_console, handles_errors, parse_list
 RootOption = Annotated[Path, typer.Option("--root", help="FF++ root written by the official download script.")]
 SplitsOption = Annotated[
     Path | None,
-    typer.Option("--splits", help="Folder with train/val/test.json (default: ROOT/splits)."),
+    typer.Option(
+        "--splits",
+        help="Folder with train/val/test.json (default: ROOT/splits, else the official FF++ splits shipped with dfrobust).",
+    ),
 ]
 MethodsOption = Annotated[
     str | None,

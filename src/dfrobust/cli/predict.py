@@ -19,7 +19,12 @@ def predict(
     paths: Annotated[list[Path], typer.Argument(help="Images (jpg, png), videos (mp4, avi) or folders of them.")],
     run: Annotated[Path | None, typer.Option(help="Run folder written by dfrobust train.")] = None,
     checkpoint: Annotated[str, typer.Option(help="With --run: best, best-robust, last or a path.")] = "best",
-    model: Annotated[str | None, typer.Option(help="Model name instead of a run, e.g. meso4.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model name instead of a run: a pretrained tag (meso4.df, meso4.f2f, mesoinception4.df, mesoinception4.f2f) or a name with --weights."
+        ),
+    ] = None,
     weights: Annotated[Path | None, typer.Option(help="With --model: weights file (.h5, .safetensors, .pt).")] = None,
     frames: Annotated[int, typer.Option(min=1, help="Frames sampled per video.")] = 10,
     faces: Annotated[
@@ -33,7 +38,7 @@ def predict(
     """Score files: P(fake) per image, the mean over sampled frames per video.
 
     Unreadable files are reported and skipped; the exit code is 1 only if nothing was scored.
-    Python: ``dfrobust.predict.predict_files(*load_detector(model="meso4", weights=W), paths)``.
+    Python: ``dfrobust.predict.predict_files(*load_detector(model="meso4.df"), paths)``.
     """
     from dfrobust.data.frames import SAMPLINGS
     from dfrobust.hardware import resolve_device
@@ -49,7 +54,11 @@ def predict(
             detector, transform, files, frames=frames, faces=faces, sampling=sampling, seed=seed, on_progress=advance
         )
     if as_json:
-        source = {"run": str(run), "checkpoint": checkpoint} if run else {"model": model, "weights": str(weights)}
+        source = (
+            {"run": str(run), "checkpoint": checkpoint}
+            if run
+            else {"model": model, "weights": detector.data_config.get("weights", str(weights))}
+        )
         typer.echo(json.dumps({**source, "threshold": 0.5, "files": [r.as_dict() for r in results]}, indent=2))
     else:
         console.print(_table(results))

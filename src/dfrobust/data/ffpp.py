@@ -24,6 +24,7 @@ import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from dfrobust.errors import DfrobustError
@@ -42,8 +43,9 @@ _COMPRESSION_DIRS = {"raw": ("raw", "c0"), "c0": ("raw", "c0"), "c23": ("c23",),
 VIDEO_SUFFIXES = (".mp4", ".avi")
 DFD_SPLIT_FRACTIONS = (0.72, 0.14, 0.14)
 SPLITS_URL_HINT = (
-    "get them from the FaceForensics repository (github.com/ondyari/FaceForensics, "
-    "folder dataset/splits/) and pass --splits DIR, or put them in <root>/splits/"
+    "expected train.json, val.json and test.json, as in the FaceForensics repository "
+    "(github.com/ondyari/FaceForensics, folder dataset/splits/); without --splits and "
+    "<root>/splits/ the official splits shipped with dfrobust are used"
 )
 
 
@@ -241,17 +243,28 @@ def check_root(root: str | Path) -> Path:
     return root
 
 
+def official_splits_dir() -> Path:
+    """The official FF++ split files shipped with dfrobust (ondyari/FaceForensics b952e41, MIT)."""
+    return Path(str(resources.files("dfrobust.data") / "splits"))
+
+
 def find_splits_dir(root: Path, splits_dir: str | Path | None) -> Path:
-    """The folder holding the split files: the one given, else ``<root>/splits``."""
+    """The folder holding the split files: the one given, else ``<root>/splits``, else the
+    official splits shipped with dfrobust (logged once, with their sizes)."""
     if splits_dir is not None:
         path = Path(splits_dir).expanduser()
         if not path.is_dir():
             raise DfrobustError(f"splits folder {path} does not exist: {SPLITS_URL_HINT}")
         return path
     path = root / "splits"
-    if not path.is_dir():
-        raise DfrobustError(f"no split files given and {path} does not exist: {SPLITS_URL_HINT}")
-    return path
+    if path.is_dir():
+        return path
+    official = official_splits_dir()
+    sizes = " / ".join(
+        f"{split} {len(json.loads((official / f'{split}.json').read_text(encoding='utf-8')))}" for split in SPLITS
+    )
+    log.info("using the official FF++ splits shipped with dfrobust (%s pairs)", sizes)
+    return official
 
 
 def index_videos(
@@ -266,7 +279,8 @@ def index_videos(
 
     Args:
         root: folder written by the official download script.
-        splits_dir: folder with ``train/val/test.json``; default ``<root>/splits``.
+        splits_dir: folder with ``train/val/test.json``; default ``<root>/splits``, else
+            the official FF++ splits shipped with dfrobust.
         methods: manipulation methods to include (default: every FF++ method on disk;
             DFD only when named). Originals are always included.
         compression: ``raw`` (or ``c0``), ``c23`` or ``c40``.

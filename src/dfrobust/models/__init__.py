@@ -3,6 +3,24 @@
 A new model goes here: a module with the network and an entry in the factory's registry.
 """
 
-from dfrobust.models.factory import Detector, Normalize, TwoLogitAdapter, create_model, list_models, load_weights
+from dfrobust.models.factory import (
+    PRETRAINED_TAGS,
+    Detector,
+    Normalize,
+    TwoLogitAdapter,
+    create_model,
+    list_models,
+    load_weights,
+    pretrained_tag,
+)
 
-__all__ = ["Detector", "Normalize", "TwoLogitAdapter", "create_model", "list_models", "load_weights"]
+__all__ = [
+    "PRETRAINED_TAGS",
+    "Detector",
+    "Normalize",
+    "TwoLogitAdapter",
+    "create_model",
+    "list_models",
+    "load_weights",
+    "pretrained_tag",
+]

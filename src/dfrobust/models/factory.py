@@ -10,8 +10,11 @@ architecture and the weights' source and licence.
 Networks: the native MesoNets (``meso4``, ``mesoinception4``; see :mod:`dfrobust.models.mesonet`)
 and any timm model (``legacy_xception`` is the Xception of the FF++ paper).
 
+Pretrained tags, timm style, offline (the weights ship with dfrobust): ``meso4.df``,
+``meso4.f2f``, ``mesoinception4.df``, ``mesoinception4.f2f`` (``list_models(pretrained=True)``).
+
 Example:
-    >>> model = create_model("meso4", weights="Meso4_DF.h5").eval()
+    >>> model = create_model("meso4.df", pretrained=True).eval()  # the authors' Deepfakes weights
     >>> p_fake = torch.sigmoid(model(x))            # x: (N, 3, 256, 256) in [0, 1]
     >>> model = create_model("resnet18", input_size=(3, 64, 64))
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import difflib
 import logging
 import pickle
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +37,17 @@ from dfrobust.models.mesonet import Meso4, MesoInception4, load_keras_mesonet
 log = logging.getLogger(__name__)
 
 _MESONET_REPO = "https://github.com/DariusAf/MesoNet"
-# The authors' weights trained on their Deepfake set (Apache-2.0), with their SHA-256.
-_MESO_CFGS: dict[str, dict[str, Any]] = {
-    "meso4": {
-        "url": f"{_MESONET_REPO}/raw/master/weights/Meso4_DF.h5",
-        "sha256": "036ed30d04ffd9c7506f825b97c86aa64915f5818931da96817b169aad790af5",
-    },
-    "mesoinception4": {
-        "url": f"{_MESONET_REPO}/raw/master/weights/MesoInception_DF.h5",
-        "sha256": "234586d40058e76ef8b6f27ca4b63c06e31c2a5a69c0d8ba6f30b1468ab7bafa",
-    },
+# Pretrained tags, timm style (``name.tag``): the MesoNet authors' published weights
+# (DariusAf/MesoNet commit 2144d56, Apache-2.0), shipped in dfrobust/models/weights/,
+# so no download is ever needed. The one table of the tags: list_models, create_model,
+# predict and the docs read it.
+PRETRAINED_TAGS: dict[str, dict[str, str]] = {
+    "meso4.df": {"file": "Meso4_DF.h5", "trained_on": "Deepfakes"},
+    "meso4.f2f": {"file": "Meso4_F2F.h5", "trained_on": "Face2Face"},
+    "mesoinception4.df": {"file": "MesoInception_DF.h5", "trained_on": "Deepfakes"},
+    "mesoinception4.f2f": {"file": "MesoInception_F2F.h5", "trained_on": "Face2Face"},
 }
+DEFAULT_TAGS = {"meso4": "df", "mesoinception4": "df"}  # ``pretrained=True`` on a bare name
 _MESO_NETS: dict[str, type[nn.Module]] = {"meso4": Meso4, "mesoinception4": MesoInception4}
 # timm backbones we document and test; any other timm name works too.
 _TIMM_MODELS = ("legacy_xception", "xception41", "efficientnet_b4", "resnet18")
@@ -103,9 +107,27 @@ class TwoLogitAdapter(nn.Module):
         return torch.stack([torch.zeros_like(logits), logits], dim=1)
 
 
-def list_models() -> list[str]:
-    """The registry's model names (any timm model name is accepted as well)."""
+def list_models(pretrained: bool = False) -> list[str]:
+    """The registry's model names (any timm model name is accepted as well).
+
+    ``pretrained=True``: the ``name.tag`` names whose weights ship with dfrobust
+    (``meso4.df``, ...), loadable offline with ``create_model(name, pretrained=True)``.
+    """
+    if pretrained:
+        return sorted(PRETRAINED_TAGS)
     return sorted([*_MESO_NETS, *_TIMM_MODELS])
+
+
+def pretrained_tag(name: str) -> str | None:
+    """The shipped ``name.tag`` that ``create_model(name, pretrained=True)`` loads, else None.
+
+    ``meso4.f2f`` -> ``meso4.f2f``; bare ``meso4`` -> ``meso4.df``; ``resnet18`` -> None.
+    """
+    if name in PRETRAINED_TAGS:
+        return name
+    if name in DEFAULT_TAGS:
+        return f"{name}.{DEFAULT_TAGS[name]}"
+    return None
 
 
 def create_model(
@@ -114,12 +136,16 @@ def create_model(
     """Build a one-logit detector by name, timm style.
 
     Args:
-        name: a name from :func:`list_models` or any timm model name (``timm.list_models()``).
+        name: a name from :func:`list_models`, a pretrained tag from
+            ``list_models(pretrained=True)`` (``meso4.df``, ``meso4.f2f``,
+            ``mesoinception4.df``, ``mesoinception4.f2f``), or any timm model name
+            (``timm.list_models()``).
         weights: a local weights file (``.h5`` Keras MesoNet, ``.safetensors``,
             ``.pt``/``.pth``/``.ckpt`` state dict); replaces ``pretrained``.
-        pretrained: download (or take from the cache) the published weights: ImageNet for
-            timm backbones (the head stays newly initialised), the authors' Deepfake weights
-            for the MesoNets.
+        pretrained: load the published weights. MesoNets: the authors' weights shipped with
+            dfrobust, offline (a bare ``meso4`` means ``meso4.df``). timm backbones: ImageNet
+            weights from timm's cache or the network (the head stays newly initialised).
+            As in timm, a tag without ``pretrained`` only names the architecture.
         **overrides: ``input_size``, ``mean``, ``std``, ``interpolation`` change
             ``data_config``; anything else goes to the network's constructor (e.g.
             ``drop_rate``). ``None`` values are dropped so defaults apply.
@@ -134,11 +160,14 @@ def create_model(
     # Sequences as tuples, so a config read from YAML (lists) gives the same data_config.
     data_overrides = {k: v if k == "interpolation" else tuple(v) for k in _DATA_KEYS if (v := overrides.pop(k, None))}
     fetch = pretrained and weights is None
-    if name not in _MESO_NETS:
+    arch = _mesonet_arch(name)
+    if arch is None:
         _check_timm_name(name)
-    build = _create_mesonet if name in _MESO_NETS else _create_timm
     try:
-        net, data_config = build(name, fetch, data_overrides, overrides)
+        if arch is not None:
+            net, data_config = _create_mesonet(arch, pretrained_tag(name) if fetch else None, data_overrides, overrides)
+        else:
+            net, data_config = _create_timm(name, fetch, data_overrides, overrides)
     except TypeError as exc:  # an option the network's constructor does not take
         if not overrides:
             raise
@@ -149,22 +178,35 @@ def create_model(
     return model
 
 
+def _mesonet_arch(name: str) -> str | None:
+    """``meso4`` of ``meso4`` / ``meso4.df``; None for other models; an unknown tag is an error."""
+    arch, _, tag = name.partition(".")
+    if arch not in _MESO_NETS:
+        return None
+    if tag and name not in PRETRAINED_TAGS:
+        tags = [t for t in PRETRAINED_TAGS if t.startswith(f"{arch}.")]
+        raise DfrobustError(f"Unknown pretrained tag '{tag}' of {arch}. Expected one of {', '.join(tags)}.")
+    return arch
+
+
 def _check_timm_name(name: str) -> None:
     import timm
 
     if timm.is_model(name):
         return
-    close = difflib.get_close_matches(name, [*list_models(), *timm.list_models()], n=3)
+    ours = [*list_models(), *list_models(pretrained=True)]
+    close = difflib.get_close_matches(name, [*ours, *timm.list_models()], n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise DfrobustError(
-        f"Unknown model '{name}'. Expected one of {', '.join(list_models())}, "
+        f"Unknown model '{name}'. Expected one of {', '.join(ours)}, "
         f"or any timm model name (see timm.list_models()).{hint}"
     )
 
 
 def _create_mesonet(
-    name: str, fetch: bool, data_overrides: dict[str, Any], kwargs: dict[str, Any]
+    name: str, tag: str | None, data_overrides: dict[str, Any], kwargs: dict[str, Any]
 ) -> tuple[nn.Module, dict[str, Any]]:
+    """A MesoNet; ``tag`` (``meso4.df``...): load the weights shipped with dfrobust."""
     data_config = {
         "architecture": name,
         "input_size": (3, 256, 256),
@@ -177,28 +219,13 @@ def _create_mesonet(
         **data_overrides,
     }
     net = _MESO_NETS[name](input_size=data_config["input_size"], **kwargs)
-    if fetch:
-        path = _fetch_mesonet_weights(name)
-        load_keras_mesonet(net, path)
-        data_config["weights"] = str(path)
+    if tag is not None:
+        resource = resources.files("dfrobust.models") / "weights" / PRETRAINED_TAGS[tag]["file"]
+        with resources.as_file(resource) as path:
+            load_keras_mesonet(net, path)
+        data_config.update(pretrained_tag=tag, weights=str(path))
+        log.info("loaded the %s weights shipped with dfrobust (%s)", tag, path.name)
     return net, data_config
-
-
-def _fetch_mesonet_weights(name: str) -> Path:
-    """The authors' ``.h5`` file, from torch's hub cache or downloaded (and checked) into it."""
-    cfg = _MESO_CFGS[name]
-    path = Path(torch.hub.get_dir()) / "checkpoints" / cfg["url"].rsplit("/", 1)[1]
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            torch.hub.download_url_to_file(cfg["url"], str(path), hash_prefix=cfg["sha256"], progress=False)
-        except (OSError, RuntimeError) as exc:  # URLError is an OSError; a bad hash a RuntimeError
-            raise DfrobustError(
-                f"Could not download the pretrained {name} weights from {cfg['url']} ({exc}). "
-                f"Download the file yourself and pass weights=PATH (CLI: --weights PATH), "
-                f"or put it at {path}."
-            ) from exc
-    return path
 
 
 def _create_timm(
