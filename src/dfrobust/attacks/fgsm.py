@@ -6,24 +6,39 @@ forward in train mode would move BatchNorm statistics); the training step scores
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from dfrobust.attacks.base import AttackResult, Model, check_inputs, input_grad, project, scored, spent, uniform
+from dfrobust.attacks.eot import check_eot, eot_generator, eot_loss_and_grad
 from dfrobust.eps import check_eps
 
 
 def fgsm(
-    model: Model, x: torch.Tensor, y: torch.Tensor, *, eps: float, generator: torch.Generator | None = None
+    model: Model,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    eot: int = 1,
+    eot_transforms: Sequence[str] | None = None,
+    generator: torch.Generator | None = None,
 ) -> AttackResult:
     """FGSM (Goodfellow et al., ICLR 2015, arXiv:1412.6572): one signed-gradient step of size eps.
 
-    Deterministic: ``generator`` is accepted for the registry's signature and not used.
+    Deterministic without EOT (``generator`` is then unused). ``eot``, ``eot_transforms``: the
+    step follows the mean gradient over random transformations (:mod:`dfrobust.attacks.eot`).
+    Queries: ``eot`` gradient evaluations per sample.
     """
     eps = check_eps(eps)
+    eot, transforms = check_eot(eot, eot_transforms)
     check_inputs(x, y, generator)
     x0 = x.detach().float()
-    x_adv = project(x0 + eps * input_grad(model, x0, y).sign(), x0, eps)
-    return scored(model, x_adv, y, spent(len(y), 1, x.device), x.dtype)
+    generator = eot_generator(generator, x, transforms)
+    grad = eot_loss_and_grad(model, x0, y, eot=eot, transforms=transforms, generator=generator)[2]
+    x_adv = project(x0 + eps * grad.sign(), x0, eps)
+    return scored(model, x_adv, y, spent(len(y), eot, x.device), x.dtype)
 
 
 def fgsm_rs(
