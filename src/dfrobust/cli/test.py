@@ -1,4 +1,4 @@
-"""``dfrobust test``: evaluate a run clean and under FGSM, PGD and Square; write ``eval/``."""
+"""``dfrobust test``: evaluate a run clean and under FGSM, PGD, Square, APGD or auto; write ``eval/``."""
 
 from __future__ import annotations
 
@@ -23,13 +23,17 @@ def test_command(
     attacks: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated attack names (the registry's eval attacks); default: clean,fgsm,pgd,square."
+            help="Comma-separated attack names (the registry's eval attacks); default: clean,fgsm,pgd,square; also apgd, apgd_margin, auto (the ensemble)."
         ),
     ] = None,
     eps: Annotated[str, typer.Option(help="Comma-separated L-inf budgets in pixel units.")] = "2/255,4/255,8/255",
     n_queries: Annotated[int, typer.Option(help="Square's query budget per frame.")] = 1000,
     pgd_steps: Annotated[int, typer.Option(help="PGD iterations.")] = 10,
     apgd_steps: Annotated[int, typer.Option(help="APGD iterations (apgd, apgd_margin, auto).")] = 100,
+    auto_queries: Annotated[int, typer.Option(help="Square's query budget inside the auto ensemble.")] = 5000,
+    auto_members: Annotated[
+        str, typer.Option(help="The auto ensemble's attacks, in the order they run.")
+    ] = "apgd,apgd_margin,square",
     limit: Annotated[int | None, typer.Option(help="Evaluate a seeded random subset of N frames.")] = None,
     jpeg_quality: Annotated[
         int | None, typer.Option(help="Score every condition after a JPEG round trip at this quality.")
@@ -56,6 +60,8 @@ def test_command(
         n_queries=n_queries,
         pgd_steps=pgd_steps,
         apgd_steps=apgd_steps,
+        auto_queries=auto_queries,
+        auto_members=tuple(parse_list(auto_members) or ()),
         limit=limit,
         jpeg_quality=jpeg_quality,
         batch_size=batch_size,
@@ -66,6 +72,8 @@ def test_command(
     with progress_bar(f"evaluating {len(job.dataset)} frames", job.steps, "steps") as advance:
         summary = run_eval(job, on_progress=advance)
     console.print(summary_table(summary))
+    if any(row.get("stages") for row in summary["rows"]):
+        console.print(stages_table(summary["rows"]))
     console.print(checks_table(summary["checks"]))
     for warning in summary["warnings"]:
         err_console.print(f"[yellow]warning:[/] possible gradient masking: {warning}", highlight=False)
@@ -104,6 +112,26 @@ def summary_table(summary: dict[str, Any]) -> Table:
             ),
             queries,
         )
+    return table
+
+
+def stages_table(rows: list[dict[str, Any]]) -> Table:
+    """The ensemble's stages: robust accuracy after each member, frames it broke, queries, time."""
+    table = Table(title="auto: robust accuracy after each attack (each runs on the frames still robust)")
+    for name in ("condition", "eps", "after", "robust acc %", "broken", "queries mean", "seconds"):
+        table.add_column(name, justify="left" if name in ("condition", "eps", "after") else "right")
+    for row in rows:
+        for stage in row.get("stages") or ():
+            mean = stage["queries_mean"]
+            table.add_row(
+                row["condition"],
+                row["eps"],
+                stage["attack"],
+                _pct(stage["robust_accuracy"]),
+                str(stage["broken"]),
+                "-" if mean is None or math.isnan(mean) else f"{mean:.0f}",
+                f"{stage['seconds']:.1f}",
+            )
     return table
 
 

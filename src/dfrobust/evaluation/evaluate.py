@@ -17,6 +17,7 @@ writes and reads its ``eval/`` folder.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -64,6 +65,11 @@ class EvalResult:
         seconds: condition -> wall time spent on it.
         large_eps: ``(eps, accuracy)`` of the PGD sanity condition, or None.
         preflight: warnings of :func:`dfrobust.attacks.preflight_check` on the first batch.
+        broken_by: ensemble condition (``auto``) -> (N,) name of the member that fooled each
+            frame, ``clean`` where the clean frame is already wrong, ``""`` where it stayed robust.
+        stages: ensemble condition -> per member, counts summed over batches: ``attacked``,
+            ``robust`` (frames still correct after it, before any JPEG round trip),
+            ``queries`` and ``seconds`` (see :mod:`dfrobust.attacks.ensemble`).
     """
 
     paths: list[str]
@@ -77,6 +83,8 @@ class EvalResult:
     large_eps: tuple[float, float] | None = None
     examples: list[Example] = field(default_factory=list)
     preflight: list[str] = field(default_factory=list)
+    broken_by: dict[Condition, list[str]] = field(default_factory=dict)
+    stages: dict[Condition, list[dict[str, Any]]] = field(default_factory=dict)
 
     def preds(self, condition: Condition) -> torch.Tensor:
         """(N,) 0/1 predictions (P(fake) >= 0.5 is fake, as in detection_metrics)."""
@@ -99,6 +107,25 @@ class EvalResult:
                     **success_rates(self.labels, clean, pred, self.video_ids),
                     **query_stats(self.queries.get(c), successful),
                     "seconds": self.seconds.get(c, 0.0),
+                    **({"stages": self.stage_rows(c)} if c in self.stages else {}),
+                }
+            )
+        return rows
+
+    def stage_rows(self, condition: Condition) -> list[dict[str, Any]]:
+        """Per ensemble member, in run order: robust accuracy after it (over all frames), frames
+        it attacked and broke, mean queries per attacked frame, seconds."""
+        n, rows = len(self.labels), []
+        for stage in self.stages[condition]:
+            attacked, robust = stage["attacked"], stage["robust"]
+            rows.append(
+                {
+                    "attack": stage["attack"],
+                    "robust_accuracy": robust / n if n else math.nan,
+                    "attacked": attacked,
+                    "broken": attacked - robust,
+                    "queries_mean": stage["queries"] / attacked if attacked else math.nan,
+                    "seconds": stage["seconds"],
                 }
             )
         return rows
@@ -169,6 +196,8 @@ def evaluate(
                 result.probs[c][rows] = _score(model, x_adv)
             if c in result.queries:
                 result.queries[c][rows] = attacked.queries.cpu()
+            if attacked.details is not None and "stages" in attacked.details:
+                _add_stages(result, c, attacked.details)
             result.seconds[c] += time.perf_counter() - began
             if c.attack != "clean":
                 result.examples += [
@@ -193,6 +222,17 @@ def evaluate(
     if sanity.any():
         result.large_eps = (options.sanity_eps, sanity_correct / int(sanity.sum()))
     return result
+
+
+def _add_stages(result: EvalResult, condition: Condition, details: dict[str, Any]) -> None:
+    """Append one batch's ``broken_by`` and add its per-stage counts to the running totals."""
+    result.broken_by.setdefault(condition, []).extend(details["broken_by"])
+    totals = result.stages.setdefault(condition, [])
+    for i, stage in enumerate(details["stages"]):
+        if i == len(totals):
+            totals.append({"attack": stage["attack"], "attacked": 0, "robust": 0, "queries": 0, "seconds": 0.0})
+        for key in ("attacked", "robust", "queries", "seconds"):
+            totals[i][key] += stage[key]
 
 
 def _sanity_correct(

@@ -3,9 +3,11 @@
 What ``dfrobust test`` writes (each file atomically)::
 
     eval/clean.json, eval/<attack>_<eps>.json   one condition's metrics and success rates
-    eval/predictions.csv                        one row per frame x condition
+    eval/predictions.csv                        one row per frame x condition (``broken_by``: the
+                                                ensemble member that fooled the frame, ``auto`` only)
     eval/summary.csv                            one row per condition
-    eval/summary.json                           rows + sanity checks + warnings + options
+    eval/summary.json                           rows + sanity checks + warnings + options; the
+                                                ``auto`` rows also hold ``stages`` (per member)
     eval/examples/<attack>_<eps>/<k>_clean.png, <k>_adv.png
 """
 
@@ -44,6 +46,7 @@ PREDICTION_FIELDS = (
     "pred",
     "clean_correct",
     "queries",
+    "broken_by",
 )
 SUMMARY_FIELDS = (
     "condition",
@@ -99,6 +102,7 @@ def _prediction_rows(result: EvalResult) -> list[dict[str, Any]]:
     rows = []
     for condition, probs in result.probs.items():
         pred, queries = result.preds(condition).tolist(), result.queries.get(condition)
+        broken_by = result.broken_by.get(condition)
         for i, path in enumerate(result.paths):
             rows.append(
                 {
@@ -112,6 +116,7 @@ def _prediction_rows(result: EvalResult) -> list[dict[str, Any]]:
                     "pred": pred[i],
                     "clean_correct": int(clean_correct[i]),
                     "queries": "" if queries is None else int(queries[i]),
+                    "broken_by": "" if broken_by is None else broken_by[i],
                 }
             )
     return rows
@@ -209,7 +214,10 @@ def read_summary(eval_dir: Path) -> tuple[list[dict[str, Any]], list[str], list[
             data = json.loads(json_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise DfrobustError(f"cannot read {json_path}: {e}; re-run `dfrobust test`") from e
-        rows = [{k: parse_cell(v) for k, v in row.items()} for row in data.get("rows", [])]
+        rows = [
+            {k: v if isinstance(v, (list, dict)) else parse_cell(v) for k, v in row.items()}  # stages: a list
+            for row in data.get("rows", [])
+        ]
         warnings = [str(w) for w in data.get("warnings", [])]
         checks = data.get("checks", [])
         examples = data.get("examples", [])

@@ -125,6 +125,11 @@ _SECTIONS = (  # (figure key prefix, heading)
     ("roc", "ROC curves per condition"),
     ("square_queries", "Square attack: success vs queries"),
 )
+_STAGES_NOTE = (
+    "The auto ensemble runs each attack only on the frames every earlier one failed on; a frame is "
+    "robust only if all fail. Bars: clean accuracy, the accuracy each attack removes, the ensemble's "
+    "robust accuracy."
+)
 
 
 def _html_page(runs: Sequence[RunResults], pngs: Mapping[str, bytes]) -> str:
@@ -141,11 +146,37 @@ def _html_page(runs: Sequence[RunResults], pngs: Mapping[str, bytes]) -> str:
     for key, heading in _SECTIONS:
         if key in pngs:
             parts.append(f"<h2>{heading}</h2>{_img(pngs[key], heading)}")
+    parts.append(_stages_section(runs, pngs.get("auto_stages")))
     parts.append(_robustness_section(runs))
     for i, run in enumerate(runs):
         parts.append(_run_section(run, pngs.get(f"history_{i}"), pngs.get(f"examples_{i}")))
     parts.append("</body></html>")
     return "\n".join(p for p in parts if p)
+
+
+def _stages_section(runs: Sequence[RunResults], png: bytes | None) -> str:
+    """The ``auto`` ensemble: waterfall plot and one table row per model x eps x stage."""
+    rows = [
+        [
+            run.name,
+            eps_label(row["eps"]),
+            stage.get("attack", ""),
+            cell(stage.get("robust_accuracy")),
+            stage.get("broken", ""),
+            cell(stage.get("queries_mean")),
+            cell(stage.get("seconds")),
+        ]
+        for run in runs
+        for row in run.summary
+        if isinstance(row.get("stages"), list)
+        for stage in row["stages"]
+        if isinstance(stage, Mapping)
+    ]
+    if not rows:
+        return ""
+    header = ["model", "eps", "after", "robust accuracy", "frames broken", "queries mean", "seconds"]
+    plot = _img(png, "robust accuracy by stage") if png else ""
+    return f"<h2>Worst case over attacks (auto)</h2><p>{_STAGES_NOTE}</p>{plot}{_html_table(header, rows)}"
 
 
 def _robustness_section(runs: Sequence[RunResults]) -> str:

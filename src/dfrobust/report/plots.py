@@ -199,6 +199,43 @@ def square_queries(runs: Sequence[RunResults]) -> bytes | None:
     return _png(fig)
 
 
+def auto_stages(runs: Sequence[RunResults]) -> bytes | None:
+    """Waterfall of the ``auto`` ensemble, one panel per model and eps: clean accuracy, the drop
+    each member adds on the frames still robust, and the ensemble's robust accuracy."""
+    panels = [
+        (run, row, next((r["accuracy"] for r in run.summary if r["condition"] == "clean"), math.nan))
+        for run in runs
+        for row in run.summary
+        if isinstance(row.get("stages"), list) and row["stages"]
+    ]
+    if not panels:
+        return None
+    ncols = min(3, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    width = max(3.2, 0.8 * (len(panels[0][1]["stages"]) + 2))
+    fig = Figure(figsize=(width * ncols, 3.2 * nrows), layout="constrained")
+    axes = list(fig.subplots(nrows, ncols, squeeze=False).flat)
+    for ax, (run, row, clean) in zip(axes, panels):
+        names = [str(s.get("attack", "?")) for s in row["stages"]]
+        levels = [float(s.get("robust_accuracy", math.nan)) for s in row["stages"]]
+        previous = [clean, *levels[:-1]]
+        ax.bar(0, clean if _finite(clean) else 0.0, color="C0")
+        for k, (before, after) in enumerate(zip(previous, levels), start=1):
+            if _finite(before) and _finite(after):
+                ax.bar(k, before - after, bottom=after, color="C3")
+                drop = 100 * (before - after)
+                ax.text(k, before + 0.02, f"-{drop:.1f}" if drop > 0 else "0", ha="center", fontsize="x-small")
+        ax.bar(len(levels) + 1, levels[-1], color="C2")
+        ax.text(len(levels) + 1, levels[-1] + 0.02, f"{100 * levels[-1]:.1f}%", ha="center", fontsize="x-small")
+        ticks = ["clean", *names, "robust"]
+        ax.set_xticks(range(len(ticks)), ticks, rotation=30, ha="right", fontsize="small")
+        ax.set(ylim=(0, 1.1), ylabel="accuracy", title=f"{run.name} eps {eps_label(row['eps'])}")
+        ax.grid(axis="y", alpha=0.3)
+    for ax in axes[len(panels) :]:
+        ax.set_axis_off()
+    return _png(fig)
+
+
 def _load_rgb(path: Any) -> np.ndarray:
     with Image.open(path) as img:
         return np.asarray(img.convert("RGB"), dtype=np.float32) / 255
@@ -249,6 +286,7 @@ COMPARISONS: dict[str, Callable[[Sequence[RunResults]], bytes | None]] = {
     "accuracy_eps": accuracy_vs_eps,
     "roc": roc_curves,
     "square_queries": square_queries,
+    "auto_stages": auto_stages,
 }
 
 
