@@ -24,7 +24,7 @@ from pathlib import Path
 import av
 
 from dfrobust.data.faces import crop_resize, main_face, square_box
-from dfrobust.data.ffpp import index_videos
+from dfrobust.data.ffpp import index_videos, official_splits_dir
 from dfrobust.data.frames import ExtractConfig, extract_frames, sample_frame_indices, video_seed
 from dfrobust.data.video import probe_video, read_frames
 
@@ -103,10 +103,11 @@ def iou(a, b) -> float:
 
 
 def compare_decode(records, root: Path, splits: Path, k: int, repeats: int, tmp: Path) -> None:
-    print("(a) extraction vs bare decode up to the last wanted frame, per video "
-          f"(best of {repeats})\n")
-    print("| video | size | frames | last wanted | bare decode s (CPU s) | extract s (CPU s) "
-          "| overhead wall | overhead CPU |")
+    print(f"(a) extraction vs bare decode up to the last wanted frame, per video (best of {repeats})\n")
+    print(
+        "| video | size | frames | last wanted | bare decode s (CPU s) | extract s (CPU s) "
+        "| overhead wall | overhead CPU |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     bare_total, ours_total = [0.0, 0.0], [0.0, 0.0]
     extract_frames(ExtractConfig(root=root, splits_dir=splits, out=tmp / "warm-up", frames=1))
@@ -115,13 +116,20 @@ def compare_decode(records, root: Path, splits: Path, k: int, repeats: int, tmp:
         last = sample_frame_indices(info.num_frames, k, seed=video_seed(0, record))[-1]
         single = one_video_root(tmp, root, record.path)
         t_bare = best_of(repeats, bare_decode, lambda r, path=record.path, last=last: (path, last))
-        t_ours = best_of(repeats, extract_frames, lambda r, single=single, video=record.video: (ExtractConfig(
-            root=single, splits_dir=splits, out=tmp / f"a-{video}-{r}", frames=k),))
+        t_ours = best_of(
+            repeats,
+            extract_frames,
+            lambda r, single=single, video=record.video: (
+                ExtractConfig(root=single, splits_dir=splits, out=tmp / f"a-{video}-{r}", frames=k),
+            ),
+        )
         for j in (0, 1):
             bare_total[j] += t_bare[j]
             ours_total[j] += t_ours[j]
-        print(f"| {record.method}/{record.video} | {info.width}x{info.height} | {info.num_frames} | "
-              f"{last} | {_pair(t_bare)} | {_pair(t_ours)} | {_overhead(t_ours, t_bare)} |")
+        print(
+            f"| {record.method}/{record.video} | {info.width}x{info.height} | {info.num_frames} | "
+            f"{last} | {_pair(t_bare)} | {_pair(t_ours)} | {_overhead(t_ours, t_bare)} |"
+        )
     print(f"| all | | | | {_pair(bare_total)} | {_pair(ours_total)} | {_overhead(ours_total, bare_total)} |\n")
 
 
@@ -138,21 +146,20 @@ def compare_faces(records, root: Path, splits: Path, k: int, tmp: Path) -> None:
     # Import torch and facenet-pytorch (about 4 s) before timing: otherwise whichever pipeline
     # runs first pays for it and the other gets it for free.
     import facenet_pytorch  # noqa: F401
-    t_ours, summary = timed(extract_frames, ExtractConfig(root=root, splits_dir=splits,
-                                                          out=tmp / "b", frames=k, faces=True))
+
+    t_ours, summary = timed(
+        extract_frames, ExtractConfig(root=root, splits_dir=splits, out=tmp / "b", frames=k, faces=True)
+    )
     (tmp / "naive").mkdir()
     t_naive, naive = timed(naive_faces, records, k, tmp / "naive")
     with open(tmp / "b" / "frames.csv", newline="") as f:
-        ours = {(r["video"], int(r["frame_index"])): tuple(map(int, r["face_box"].split()))
-                for r in csv.DictReader(f)}
+        ours = {(r["video"], int(r["frame_index"])): tuple(map(int, r["face_box"].split())) for r in csv.DictReader(f)}
     ious = [iou(box, naive[key]) for key, box in ours.items() if key in naive]
     print("| pipeline | seconds | faces found | speed-up |")
     print("|---|---|---|---|")
     print(f"| naive (per frame, full resolution) | {t_naive:.1f} | {len(naive)} | 1.00x |")
-    print(f"| ours (batched, 640 px) | {t_ours:.1f} | {summary['counts']['faces_found']} | "
-          f"{t_naive / t_ours:.2f}x |")
-    print(f"\ncrop IoU ours vs naive over {len(ious)} frames: min {min(ious):.3f}, "
-          f"mean {sum(ious) / len(ious):.3f}\n")
+    print(f"| ours (batched, 640 px) | {t_ours:.1f} | {summary['counts']['faces_found']} | {t_naive / t_ours:.2f}x |")
+    print(f"\ncrop IoU ours vs naive over {len(ious)} frames: min {min(ious):.3f}, mean {sum(ious) / len(ious):.3f}\n")
 
 
 def compare_workers(root: Path, splits: Path, k: int, tmp: Path) -> None:
@@ -162,16 +169,21 @@ def compare_workers(root: Path, splits: Path, k: int, tmp: Path) -> None:
     for faces in (False, True):
         times = {}
         for workers in (1, 2):
-            times[workers], _ = timed(extract_frames, ExtractConfig(
-                root=root, splits_dir=splits, out=tmp / f"c{workers}{faces}", frames=k,
-                faces=faces, workers=workers))
-            print(f"| {'faces' if faces else 'full frames'} | {workers} | {times[workers]:.1f} | "
-                  f"{times[1] / times[workers]:.2f}x |")
+            times[workers], _ = timed(
+                extract_frames,
+                ExtractConfig(
+                    root=root, splits_dir=splits, out=tmp / f"c{workers}{faces}", frames=k, faces=faces, workers=workers
+                ),
+            )
+            print(
+                f"| {'faces' if faces else 'full frames'} | {workers} | {times[workers]:.1f} | "
+                f"{times[1] / times[workers]:.2f}x |"
+            )
 
 
 def main() -> None:
     args = get_args()
-    root, splits, k = args.data / "ffpp_sample", args.data / "ffpp_splits", args.frames
+    root, splits, k = args.data / "ffpp_sample", official_splits_dir(), args.frames
     records = index_videos(root, splits).records
     print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores), K = {k}\n")
     with tempfile.TemporaryDirectory() as tmp:

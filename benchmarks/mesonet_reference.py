@@ -1,13 +1,13 @@
 """MesoNet ports vs the authors' Keras outputs on their own sample faces.
 
-Loads the published Keras weights (Meso4_DF.h5, MesoInception_DF.h5) into our PyTorch
-ports, feeds the two sample faces through the project's evaluation transform (the model's
-``data_config``: nearest resize to 256 x 256, /255) and prints P(real) next to the values Keras
-itself gives (shared/data/README.md), with the absolute error.
+Loads the four published Keras weights shipped with dfrobust (the pretrained tags meso4.df,
+meso4.f2f, mesoinception4.df, mesoinception4.f2f) into our PyTorch ports, feeds the authors'
+two sample faces (tests/data_files/mesonet/images) through the project's evaluation transform
+(the model's ``data_config``: nearest resize to 256 x 256, /255) and prints P(real) next to the
+values Keras itself gives (README.md, "Third-party data in this package"), with the absolute error.
 
-Run (a few seconds on 2 CPU cores):
+Run (a few seconds on 2 CPU cores; no download, no data beside the project):
     .venv/bin/python benchmarks/mesonet_reference.py
-    .venv/bin/python benchmarks/mesonet_reference.py --data ../shared/data/mesonet
 """
 
 from __future__ import annotations
@@ -21,17 +21,19 @@ from PIL import Image
 from dfrobust.data.transforms import build_transform
 from dfrobust.models import create_model
 
-# P(real) computed with Keras 2 on the authors' weights.
+# P(real) computed with Keras 2 on the authors' weights, per pretrained tag.
 KERAS_P_REAL = {
-    ("meso4", "Meso4_DF.h5"): {"df/df00204.jpg": 0.041412, "real/real00240.jpg": 0.989748},
-    ("mesoinception4", "MesoInception_DF.h5"): {"df/df00204.jpg": 0.026218, "real/real00240.jpg": 1.000000},
+    "meso4.df": {"df/df00204.jpg": 0.041412, "real/real00240.jpg": 0.989748},
+    "meso4.f2f": {"df/df00204.jpg": 0.831237, "real/real00240.jpg": 0.881023},
+    "mesoinception4.df": {"df/df00204.jpg": 0.026218, "real/real00240.jpg": 1.000000},
+    "mesoinception4.f2f": {"df/df00204.jpg": 0.998743, "real/real00240.jpg": 1.000000},
 }
+IMAGES = Path(__file__).resolve().parents[1] / "tests" / "data_files" / "mesonet" / "images"
 
 
 def get_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = Path(__file__).resolve().parents[2] / "shared" / "data" / "mesonet"
-    parser.add_argument("--data", type=Path, default=default, help="folder with weights/ and images/")
+    parser.add_argument("--images", type=Path, default=IMAGES, help="folder with df/ and real/ sample faces")
     return parser.parse_args()
 
 
@@ -40,12 +42,12 @@ def main() -> None:
     print("| model | image | size | P(real) ours | P(real) Keras | abs error |")
     print("|---|---|---|---|---|---|")
     worst = 0.0
-    for (name, weights), reference in KERAS_P_REAL.items():
-        model = create_model(name, weights=args.data / "weights" / weights).eval()
+    for name, reference in KERAS_P_REAL.items():
+        model = create_model(name, pretrained=True).eval()
         config = model.data_config
         transform = build_transform(config["input_size"][1:], config["interpolation"])
         for image_path, expected in reference.items():
-            image = Image.open(args.data / "images" / image_path).convert("RGB")
+            image = Image.open(args.images / image_path).convert("RGB")
             with torch.no_grad():
                 p_real = 1 - torch.sigmoid(model(transform(image).unsqueeze(0))).item()
             error = abs(p_real - expected)

@@ -47,7 +47,7 @@ def find_ffpp_sample() -> tuple[Path | None, str]:
     where = ", ".join(str(d / "ffpp_sample") for d in dirs)
     return None, (
         f"real FF++ clips not found in {where}; set {TEST_DATA_ENV} to a folder holding ffpp_sample/ "
-        "(FaceForensics++ layout, see README.md, 'Testing')"
+        "(FaceForensics++ layout; README.md, 'Test data')"
     )
 
 
