@@ -3,18 +3,27 @@
 They compare conditions the way Athalye et al. (ICML 2018, arXiv:1802.00420) and Carlini et
 al. ("On Evaluating Adversarial Robustness", arXiv:1902.06705) advise: a white-box iterative
 attack must beat a single step, a black-box attack must not beat the white-box one, and an
-unbounded-ish budget must reach ~0 accuracy. A failed check does not prove masking, but
-robust accuracy is then an overestimate to distrust.
+unbounded-ish budget must reach ~0 accuracy. Where APGD runs, more iterations must not
+make the attack weaker than PGD, and the margin loss must not break clearly more than BCE:
+on a confident one-logit detector BCE's gradient ``sigmoid(z) - y`` underflows to 0 in
+float32 (saturation), and every BCE attack then reports robustness that is not there. A
+failed check does not prove masking, but robust accuracy is then an overestimate to distrust.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from dfrobust.eps import parse_eps
 
 TOLERANCE = 0.02  # accuracy slack between attacks: about 5 frames of 256
 LARGE_EPS_MAX_ACCURACY = 0.1
+SATURATION_HINT = (
+    "saturated gradients: the BCE loss's gradient underflows for confident outputs; "
+    "use the margin loss / --attacks auto"
+)
 
 
 @dataclass
@@ -41,6 +50,7 @@ def gradient_masking_checks(
     accuracy: dict[tuple[str, str], float],
     large_eps: tuple[str, float] | None = None,
     tolerance: float = TOLERANCE,
+    stages: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> list[Check]:
     """Compare robust accuracies across attacks for signs of gradient masking.
 
@@ -48,10 +58,12 @@ def gradient_masking_checks(
         accuracy: frame accuracy by ``(condition, eps_label)``, e.g. ``("pgd", "4/255")``.
         large_eps: ``(eps_label, accuracy)`` of PGD at a large budget (e.g. 32/255), or None.
         tolerance: accuracy slack allowed between attacks (sampling noise, random starts).
+        stages: eps label -> the ``auto`` ensemble's stages (``attack``, ``robust_accuracy``).
 
     Returns:
-        One :class:`Check` per eps for ``pgd_beats_fgsm`` and ``square_not_beyond_pgd``, and one
-        ``pgd_large_eps``.
+        One :class:`Check` per eps for ``pgd_beats_fgsm`` and ``square_not_beyond_pgd``; where
+        APGD ran (alone or in ``auto``), ``margin_not_beyond_bce`` and ``apgd_not_weaker_than_pgd``
+        per eps; and one ``pgd_large_eps``.
     """
     eps_labels = sorted({e for c, e in accuracy if c != "clean"}, key=parse_eps)
     checks = []
@@ -75,6 +87,8 @@ def gradient_masking_checks(
                 {"square_accuracy": square_acc, "pgd_accuracy": pgd_acc} if both else {},
             )
         )
+        after = {s.get("attack"): s.get("robust_accuracy") for s in (stages or {}).get(eps, ())}
+        checks += _apgd_checks(eps, accuracy, after, tolerance)
     if large_eps is None:
         checks.append(Check("pgd_large_eps", "PGD at a large eps drives accuracy near 0", None))
     else:
@@ -85,6 +99,48 @@ def gradient_masking_checks(
                 f"PGD accuracy at a large eps < {LARGE_EPS_MAX_ACCURACY:g} (gradients must lead somewhere)",
                 acc < LARGE_EPS_MAX_ACCURACY,
                 {"pgd_accuracy": acc},
+            )
+        )
+    return checks
+
+
+def _apgd_checks(
+    eps: str, accuracy: Mapping[tuple[str, str], float], after: Mapping[Any, Any], tolerance: float
+) -> list[Check]:
+    """Saturation (margin vs BCE) and more-iterations checks at one eps, where APGD ran.
+
+    ``after`` maps each ``auto`` member to the robust accuracy after it; the ensemble's first
+    APGD stage sees every clean-correct frame, so it stands in for an ``apgd`` condition.
+    """
+    checks = []
+    bce, by_margin = accuracy.get(("apgd", eps)), accuracy.get(("apgd_margin", eps))
+    values = {"apgd_accuracy": bce, "apgd_margin_accuracy": by_margin}
+    names = list(after)
+    if (bce is None or by_margin is None) and "apgd" in after and "apgd_margin" in names[names.index("apgd") :]:
+        # In auto, the margin stage only sees frames APGD-BCE (and any stage between) left robust.
+        before = names[names.index("apgd_margin") - 1]
+        bce, by_margin = after["apgd"], after["apgd"] - (after[before] - after["apgd_margin"])
+        values = {"apgd_accuracy": bce, "accuracy_after_apgd_margin": after["apgd_margin"]}
+    if bce is not None and by_margin is not None:
+        saturated = bce - by_margin > tolerance
+        checks.append(
+            Check(
+                f"margin_not_beyond_bce@{eps}",
+                f"{SATURATION_HINT} (APGD-margin broke {100 * (bce - by_margin):.1f} points more than APGD-BCE)"
+                if saturated
+                else f"APGD-margin accuracy >= APGD-BCE accuracy - {tolerance:g} (BCE's gradient does not saturate)",
+                not saturated,
+                values,
+            )
+        )
+    pgd_acc, apgd_acc = accuracy.get(("pgd", eps)), accuracy.get(("apgd", eps), after.get("apgd"))
+    if pgd_acc is not None and apgd_acc is not None:
+        checks.append(
+            Check(
+                f"apgd_not_weaker_than_pgd@{eps}",
+                f"APGD accuracy <= PGD accuracy + {tolerance:g} (more iterations must not make the attack weaker)",
+                apgd_acc <= pgd_acc + tolerance,
+                {"apgd_accuracy": apgd_acc, "pgd_accuracy": pgd_acc},
             )
         )
     return checks

@@ -134,7 +134,8 @@ class EvalResult:
         """The gradient-masking sanity checks on these results."""
         accuracy = {(r["condition"], r["eps"]): r["accuracy"] for r in self.rows()}
         large = None if self.large_eps is None else (eps_label(self.large_eps[0]), self.large_eps[1])
-        return gradient_masking_checks(accuracy, large)
+        stages = {eps_label(c.eps): self.stage_rows(c) for c in self.stages}
+        return gradient_masking_checks(accuracy, large, stages=stages)
 
 
 def count_steps(n_frames: int, options: EvalOptions) -> int:
