@@ -1,4 +1,4 @@
-"""Tests for dfrobust.data: the manifest dataset, transforms and the DataModule."""
+"""FFDataset: one split of frames.csv as (frame, label[, video]) tensors, with clear errors."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image
+from torchvision.transforms import functional as TF
 
 from dfrobust.data.dataset import FFDataset
 from dfrobust.data.manifest import read_manifest
-from dfrobust.data.transforms import RandomJPEG, build_transform
 from dfrobust.errors import DfrobustError
-from dfrobust.training.datamodule import FFDataModule
 
 
 def _copy_manifest(manifest: Path, tmp_path: Path) -> Path:
@@ -46,6 +45,22 @@ def test_dataset_yields_frames_in_unit_range_with_labels_and_videos(tiny_manifes
     _, _, video = with_video[len(with_video) - 1]
     key = with_video.video_index.keys[int(video)]
     assert key.startswith("Face2Face/c23/")  # method/compression/video: fakes of two methods differ
+
+
+def test_items_are_the_split_rows_frames_in_manifest_order(tiny_manifest: Path) -> None:
+    rows = [r for r in read_manifest(tiny_manifest) if r["split"] == "test"]
+    dataset = FFDataset(tiny_manifest, "test", return_video=True)
+    assert dataset.paths == [tiny_manifest.parent / r["path"] for r in rows]
+    for i in (0, 17, len(dataset) - 1):
+        frame, label, video = dataset[i]
+        with Image.open(tiny_manifest.parent / rows[i]["path"]) as image:
+            assert torch.equal(frame, TF.to_tensor(image.convert("RGB")))  # that very file, decoded
+        assert label.item() == int(rows[i]["label"])
+        assert (
+            dataset.video_index.keys[int(video)] == f"{rows[i]['method']}/{rows[i]['compression']}/{rows[i]['video']}"
+        )
+    resized = FFDataset(tiny_manifest, "test", transform=lambda image: TF.to_tensor(image.resize((8, 8))))
+    assert resized[0][0].shape == (3, 8, 8)
 
 
 def test_video_keys_separate_methods_and_count_each_video_once(tiny_manifest: Path) -> None:
@@ -91,41 +106,3 @@ def test_empty_split_is_an_error(tiny_manifest: Path, tmp_path: Path) -> None:
     _rewrite(manifest, lambda rows: ([{**r, "split": ""} for r in rows], list(rows[0])))
     with pytest.raises(DfrobustError, match="no frames in split 'val'"):
         FFDataset(manifest, "val")
-
-
-def test_transforms_resize_and_augment_only_training() -> None:
-    image = Image.new("RGB", (40, 30), (10, 200, 90))
-    image.paste((250, 0, 0), (0, 0, 20, 30))  # left half red: a flip changes the tensor
-    evaluate = build_transform((16, 24))
-    assert evaluate(image).shape == (3, 16, 24)
-    assert torch.equal(evaluate(image), evaluate(image))
-    torch.manual_seed(0)
-    augment = build_transform((16, 24), train=True)
-    outputs = [augment(image) for _ in range(8)]
-    assert all(out.shape == (3, 16, 24) and out.min() >= 0 and out.max() <= 1 for out in outputs)
-    assert any(not torch.allclose(outputs[0], out) for out in outputs[1:])
-
-
-def test_random_jpeg_changes_pixels_but_not_size() -> None:
-    image = Image.effect_noise((32, 32), 60).convert("RGB")
-    out = RandomJPEG(quality=(10, 10), p=1.0)(image)
-    assert out.size == image.size and out.tobytes() != image.tobytes()
-
-
-def test_datamodule_balances_classes_with_the_sampler(tiny_manifest: Path) -> None:
-    dm = FFDataModule(tiny_manifest, (32, 32), batch_size=16, workers=0, balance="sampler", augment=False)
-    labels = torch.cat([y for _, y, _ in dm.train_dataloader()] * 4)
-    assert 0.35 < labels.float().mean() < 0.65  # the data hold 2 fakes per real
-    assert dm.pos_weight is None
-
-
-def test_datamodule_class_weight_and_monitor_subset(tiny_manifest: Path) -> None:
-    dm = FFDataModule(tiny_manifest, (24, 24), batch_size=8, workers=0, balance="weight", monitor_frames=10, seed=3)
-    assert dm.pos_weight.item() == pytest.approx(0.5)  # n_real / n_fake
-    val, monitor = dm.val_dataloader()
-    assert len(val.dataset) == 48 and len(monitor.dataset) == 10
-    first = [y for _, y, _ in monitor]
-    again = [y for _, y, _ in dm.val_dataloader()[1]]
-    assert all(torch.equal(a, b) for a, b in zip(first, again))  # the same frames every epoch
-    x, y, video = next(iter(dm.test_dataloader()))
-    assert x.shape == (8, 3, 24, 24) and y.dtype == video.dtype == torch.long
