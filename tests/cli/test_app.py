@@ -9,7 +9,7 @@ import sys
 
 import dfrobust
 
-PIPELINE = ["synth", "index", "extract", "train", "test", "report", "predict", "demo"]
+PIPELINE = ["synth", "index", "extract", "train", "test", "report", "predict", "attack-video", "demo"]
 
 
 def _dfrobust(*args: str) -> subprocess.CompletedProcess:
@@ -28,7 +28,7 @@ def test_help_lists_the_commands_in_pipeline_order_without_loading_torch() -> No
     assert loaded.stdout.split() == ["False", "False"], loaded.stderr
     result = _dfrobust("--help")
     assert result.returncode == 0, result.stderr
-    listed = re.findall(r"^│ (\w+) ", result.stdout, flags=re.M)
+    listed = re.findall(r"^│ ([a-z][\w-]*) ", result.stdout, flags=re.M)
     assert listed == PIPELINE
 
 
