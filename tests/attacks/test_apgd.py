@@ -31,7 +31,9 @@ def test_apgd_at_least_as_strong_as_pgd10(model: TinyCNN) -> None:
         by_pgd = pgd(model, x, y, eps=eps, steps=10, generator=torch.Generator().manual_seed(0))
         by_apgd = apgd(model, x, y, eps=eps, steps=50, generator=torch.Generator().manual_seed(0))
         assert _robust_accuracy(by_apgd) <= _robust_accuracy(by_pgd)
-        assert (by_apgd.queries == 51).all()  # 50 steps + the start's gradient
+        resisted = ~by_apgd.success
+        assert (by_apgd.queries[resisted] == 51).all()  # 50 steps + the start's gradient
+        assert (by_apgd.queries[~resisted] < 51).all()  # a fooled sample stops
     assert _robust_accuracy(by_apgd) < 0.9  # it bites at this eps
 
 
@@ -50,7 +52,7 @@ def test_restarts_only_help_and_count_their_queries(model: TinyCNN) -> None:
     thrice = apgd(model, x, y, eps=EPS, steps=10, restarts=3, generator=torch.Generator().manual_seed(0))
     assert _robust_accuracy(thrice) <= _robust_accuracy(once)
     fooled_first = once.success
-    assert (thrice.queries[fooled_first] == 11).all()  # fooled in the first run: no restart
+    assert (thrice.queries[fooled_first] <= 11).all()  # fooled in the first run: no restart
     assert ((thrice.queries[~fooled_first] > 11) | thrice.success[~fooled_first]).all()
 
 

@@ -33,8 +33,9 @@ def test_stages_broken_by_and_result_agree(model: TinyCNN) -> None:
     assert all(later["attacked"] == earlier["robust"] for earlier, later in zip(stages, stages[1:]))
     assert stages[-1]["robust_accuracy"] == pytest.approx(1 - result.success.float().mean().item())
     first = torch.tensor([b == "apgd" for b in broken_by])
-    assert (result.queries[first] == 11).all()  # broken by the first member: 10 steps + start only
-    assert stages[0]["queries"] == 11 * stages[0]["attacked"]
+    assert (result.queries[first] <= 11).all()  # broken by the first member: at most 10 steps + start
+    assert (result.queries[~result.success] > 11).all()  # robust frames went through every member
+    assert stages[0]["queries"] <= 11 * stages[0]["attacked"]
     assert (result.x_adv - x).abs().max() <= EPS + 1e-6
 
 

@@ -54,7 +54,7 @@ def test_summary_holds_each_stage_and_the_ensemble(auto_eval: tuple[Path, str]) 
         assert accuracy[-1] == pytest.approx(row["accuracy"])  # the ensemble's robust accuracy
         assert stages[0]["attacked"] == round(clean["accuracy"] * row["frames"])
         assert all(s["seconds"] >= 0 and s["broken"] >= 0 for s in stages)
-        assert stages[0]["queries_mean"] == 5 or stages[0]["attacked"] == 0  # 4 steps + the start
+        assert 1 <= stages[0]["queries_mean"] <= 5 or stages[0]["attacked"] == 0  # at most 4 steps + the start
         per_condition = json.loads((eval_dir / f"auto_{row['eps'].replace('/', '-')}.json").read_text())
         assert per_condition["stages"] == stages
 

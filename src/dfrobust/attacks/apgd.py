@@ -83,8 +83,10 @@ def apgd(
         generator: torch.Generator on ``x``'s device; None builds one seeded 0 (never the global RNG).
 
     Returns:
-        The point of lowest margin seen (misclassified where one was found). Queries:
-        ``steps + 1`` gradient evaluations per restart a sample took part in.
+        Per sample the first misclassified point found, else the point of lowest margin seen.
+        A sample stops once misclassified (as in Square), so queries are the gradient
+        evaluations until then: the start's, plus one per step; at most
+        ``(steps + 1) * restarts``.
     """
     eps, steps, restarts = check_eps(eps), check_count(steps, "steps"), check_count(restarts, "restarts")
     check_loss(loss)
@@ -97,10 +99,10 @@ def apgd(
     queries = torch.zeros(len(y), dtype=torch.long, device=x.device)
     todo = torch.arange(len(y), device=x.device)
     for _ in range(restarts):
-        x_low, m_low = _apgd_run(model, x0[todo], y[todo], eps, steps, loss, rho, generator)
+        x_low, m_low, used = _apgd_run(model, x0[todo], y[todo], eps, steps, loss, rho, generator)
         better = m_low < best_margin[todo]
         best[todo[better]], best_margin[todo[better]] = x_low[better], m_low[better]
-        queries[todo] += steps + 1
+        queries[todo] += used
         todo = todo[best_margin[todo] > 0]  # later restarts only attack what is still robust
         if len(todo) == 0:
             break
@@ -117,42 +119,71 @@ def _apgd_run(
     loss: str,
     rho: float,
     generator: torch.Generator,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One APGD run (Algorithm 1 of the paper); returns the point of lowest margin and its margin."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One APGD run (Algorithm 1 of the paper) on every sample until it is misclassified.
+
+    Returns the point of lowest margin per sample, that margin, and the gradient evaluations
+    spent. A fooled sample leaves the batch (its result cannot improve what robust accuracy
+    counts), so the later, costlier steps run only on the samples still resisting.
+    """
     n, lanes = len(y), (slice(None), None, None, None)
+    out_x, out_m = x.clone(), torch.full((n,), math.inf, device=x.device)
+    used = torch.full((n,), steps + 1, dtype=torch.long, device=x.device)
     x_adv = project(x + uniform(x, eps, generator), x, eps)
     losses, logits, grad = loss_and_grad(model, x_adv, y, loss)
-    x_low, m_low = x_adv.clone(), margin(logits, y)
-    x_best, loss_best, grad_best = x_adv.clone(), losses.clone(), grad.clone()
-    step = torch.full((n,), 2 * eps, device=x.device)
-    x_prev, loss_prev = x_adv, losses
-    marks = set(checkpoints(steps))
-    since, increases = 0, torch.zeros(n, device=x.device)
-    loss_best_at_mark, halved_at_mark = loss_best.clone(), torch.zeros(n, dtype=torch.bool, device=x.device)
+    s = {  # per-sample state of the samples still attacked; `index` maps them back
+        "index": torch.arange(n, device=x.device),
+        "x": x,
+        "y": y,
+        "x_adv": x_adv,
+        "x_prev": x_adv,
+        "grad": grad,
+        "loss_prev": losses,
+        "x_low": x_adv.clone(),
+        "m_low": margin(logits, y),
+        "x_best": x_adv.clone(),
+        "loss_best": losses.clone(),
+        "grad_best": grad.clone(),
+        "step": torch.full((n,), 2 * eps, device=x.device),
+        "increases": torch.zeros(n, device=x.device),
+        "loss_best_at_mark": losses.clone(),
+        "halved_at_mark": torch.zeros(n, dtype=torch.bool, device=x.device),
+    }
+    marks, since = set(checkpoints(steps)), 0
     for i in range(1, steps + 1):
-        z = project(x_adv + step[lanes] * grad.sign(), x, eps)
+        fooled = s["m_low"] <= 0
+        if fooled.any():
+            done = s["index"][fooled]
+            out_x[done], out_m[done], used[done] = s["x_low"][fooled], s["m_low"][fooled], i
+            s = {k: v[~fooled] for k, v in s.items()}
+            if len(s["index"]) == 0:
+                break
+        x, x_adv, x_prev = s["x"], s["x_adv"], s["x_prev"]
+        z = project(x_adv + s["step"][lanes] * s["grad"].sign(), x, eps)
         a = 1.0 if i == 1 else MOMENTUM  # the first step has no previous one to follow
-        x_adv, x_prev = project(x_adv + a * (z - x_adv) + (1 - a) * (x_adv - x_prev), x, eps), x_adv
-        losses, logits, grad = loss_and_grad(model, x_adv, y, loss)
-        m = margin(logits, y)
-        lower = m < m_low
-        x_low[lower], m_low[lower] = x_adv[lower], m[lower]
-        increases += losses > loss_prev
-        loss_prev = losses
-        improved = losses > loss_best
-        x_best[improved], loss_best[improved], grad_best[improved] = x_adv[improved], losses[improved], grad[improved]
+        x_adv = project(x_adv + a * (z - x_adv) + (1 - a) * (x_adv - x_prev), x, eps)
+        s["x_prev"], s["x_adv"] = s["x_adv"], x_adv
+        losses, logits, s["grad"] = loss_and_grad(model, x_adv, s["y"], loss)
+        m = margin(logits, s["y"])
+        lower = m < s["m_low"]
+        s["x_low"][lower], s["m_low"][lower] = x_adv[lower], m[lower]
+        s["increases"] += losses > s["loss_prev"]
+        s["loss_prev"] = losses
+        up = losses > s["loss_best"]
+        s["x_best"][up], s["loss_best"][up], s["grad_best"][up] = x_adv[up], losses[up], s["grad"][up]
         since += 1
         if i not in marks:
             continue
         # Halve where the loss rose in fewer than rho of the steps, or nothing moved since the last mark.
-        stalled = (increases < rho * since) | (~halved_at_mark & (loss_best <= loss_best_at_mark))
-        step[stalled] /= 2
-        x_adv[stalled], grad[stalled] = x_best[stalled], grad_best[stalled]
-        x_prev = torch.where(stalled[lanes], x_adv, x_prev)  # restart without stale momentum
-        loss_prev = torch.where(stalled, loss_best, loss_prev)
-        halved_at_mark, loss_best_at_mark = stalled, loss_best.clone()
-        since, increases = 0, torch.zeros(n, device=x.device)
-    return x_low, m_low
+        stalled = (s["increases"] < rho * since) | (~s["halved_at_mark"] & (s["loss_best"] <= s["loss_best_at_mark"]))
+        s["step"][stalled] /= 2
+        s["x_adv"][stalled], s["grad"][stalled] = s["x_best"][stalled], s["grad_best"][stalled]
+        s["x_prev"] = torch.where(stalled[lanes], s["x_adv"], s["x_prev"])  # restart without stale momentum
+        s["loss_prev"] = torch.where(stalled, s["loss_best"], s["loss_prev"])
+        s["halved_at_mark"], s["loss_best_at_mark"] = stalled, s["loss_best"].clone()
+        since, s["increases"] = 0, torch.zeros_like(s["increases"])
+    out_x[s["index"]], out_m[s["index"]] = s["x_low"], s["m_low"]
+    return out_x, out_m, used
 
 
 def apgd_margin(
