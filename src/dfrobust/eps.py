@@ -41,7 +41,7 @@ def parse_eps(text: str | float, name: str = "eps") -> float:
 def eps_label(eps: float) -> str:
     """``4/255`` for multiples of 1/255, else ``0.03``; clean is ``0``."""
     k = eps * 255
-    return "0" if eps == 0 else f"{round(k)}/255" if abs(k - round(k)) < 1e-6 else f"{eps:g}"
+    return "0" if eps == 0 else f"{round(k)}/255" if abs(k - round(k)) < 1e-6 else repr(float(eps))
 
 
 def eps_slug(eps: float) -> str:
