@@ -32,7 +32,12 @@ from dfrobust.data.video import probe_video, read_frames
 def get_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = Path(__file__).resolve().parents[2] / "shared" / "data"
-    parser.add_argument("--data", type=Path, default=default, help="folder with ffpp_sample/ and ffpp_splits/")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=default,
+        help="folder with ffpp_sample/ (the splits: the official ones shipped with dfrobust)",
+    )
     parser.add_argument("--frames", type=int, default=10, help="frames per video")
     parser.add_argument("--repeats", type=int, default=3, help="(a): best of this many runs")
     parser.add_argument("--parts", default="abc", help="which comparisons to run, e.g. ac")
