@@ -94,7 +94,8 @@ def apgd(
         raise DfrobustError(f"Expected rho in (0, 1], got {rho!r}")
     check_inputs(x, y, generator)
     generator = generator or torch.Generator(device=x.device).manual_seed(0)
-    x0, y = x.detach().float(), y.to(x.device)
+    # channels_last: small CNNs' forwards and backwards run 1.5-2x faster on CPU (see square.py).
+    x0, y = x.detach().float().contiguous(memory_format=torch.channels_last), y.to(x.device)
     best, best_margin = x0.clone(), torch.full(y.shape, math.inf, device=x.device)
     queries = torch.zeros(len(y), dtype=torch.long, device=x.device)
     todo = torch.arange(len(y), device=x.device)
