@@ -45,15 +45,34 @@ class EpochTimer(L.Callback):
 
 def epoch_times(method: str, args: argparse.Namespace, loader: DataLoader) -> list[tuple[float, float]]:
     """Train ``args.epochs`` epochs with ``method`` (``none`` = clean); (wall, CPU) s per epoch."""
-    config = load_config(None, {"model.name": args.model, "image_size": str(args.size), "adv": method,
-                                "eps": "4/255", "steps": str(args.pgd_steps), "monitor_frames": "0",
-                                "epochs": str(args.epochs), "optimizer": "sgd", "lr": "0.01"})
+    config = load_config(
+        None,
+        {
+            "model.name": args.model,
+            "image_size": str(args.size),
+            "adv": method,
+            "eps": "4/255",
+            "steps": str(args.pgd_steps),
+            "monitor_frames": "0",
+            "epochs": str(args.epochs),
+            "optimizer": "sgd",
+            "lr": "0.01",
+        },
+    )
     torch.manual_seed(0)
     module = DetectorModule(build_model(config, initial_weights=False), config)
     timer = EpochTimer()
-    trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=args.epochs, limit_val_batches=0, logger=False,
-                        callbacks=[timer], enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_epochs=args.epochs,
+        limit_val_batches=0,
+        logger=False,
+        callbacks=[timer],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(module, train_dataloaders=loader)
     return timer.times
 
@@ -74,8 +93,9 @@ def main() -> None:
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(args.frames, 3, args.size, args.size, generator=generator)
     y = torch.randint(0, 2, (args.frames,), generator=generator)
-    loader = DataLoader(TensorDataset(x, y, torch.arange(args.frames)), batch_size=args.batch_size,
-                        shuffle=True, drop_last=True)
+    loader = DataLoader(
+        TensorDataset(x, y, torch.arange(args.frames)), batch_size=args.batch_size, shuffle=True, drop_last=True
+    )
     methods = ["none", *args.methods.split(",")]
     wall = {method: float("inf") for method in methods}
     cpu = dict(wall)
@@ -83,13 +103,17 @@ def main() -> None:
         for method in methods:
             for w, c in epoch_times(method, args, loader)[1:]:  # epoch 0 warms up allocators and threads
                 wall[method], cpu[method] = min(wall[method], w), min(cpu[method], c)
-    print(f"{args.model}, {args.size} px, {args.frames} frames, batch {args.batch_size}, "
-          f"{torch.get_num_threads()} threads; fastest epoch of {args.repeats} x {args.epochs - 1}")
+    print(
+        f"{args.model}, {args.size} px, {args.frames} frames, batch {args.batch_size}, "
+        f"{torch.get_num_threads()} threads; fastest epoch of {args.repeats} x {args.epochs - 1}"
+    )
     print(f"{'method':<10} {'wall s':>8} {'x clean':>8} {'CPU s':>8} {'x clean':>8}")
     for method in methods:
         name = "clean" if method == "none" else method
-        print(f"{name:<10} {wall[method]:>8.2f} {wall[method] / wall['none']:>8.2f} "
-              f"{cpu[method]:>8.2f} {cpu[method] / cpu['none']:>8.2f}")
+        print(
+            f"{name:<10} {wall[method]:>8.2f} {wall[method] / wall['none']:>8.2f} "
+            f"{cpu[method]:>8.2f} {cpu[method] / cpu['none']:>8.2f}"
+        )
 
 
 if __name__ == "__main__":

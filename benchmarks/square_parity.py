@@ -75,8 +75,10 @@ def main() -> None:
     with torch.no_grad():
         correct = margin(model(x), y) > 0
     eps = float(args.eps)
-    print(f"Meso-4 {args.size}x{args.size}, batch {args.batch}, clean accuracy {correct.float().mean():.3f}, "
-          f"eps {args.eps}, {args.n_queries} queries, threads {torch.get_num_threads()}")
+    print(
+        f"Meso-4 {args.size}x{args.size}, batch {args.batch}, clean accuracy {correct.float().mean():.3f}, "
+        f"eps {args.eps}, {args.n_queries} queries, threads {torch.get_num_threads()}"
+    )
     print(f"{'seed':>4} {'ours succ':>9} {'ta succ':>8} {'ours s':>7} {'ta s':>7} {'speed-up':>8} {'ours mean q':>11}")
     totals = {"ours": [0.0, 0.0], "ta": [0.0, 0.0]}  # success, seconds
     for seed in args.seeds:
@@ -92,12 +94,19 @@ def main() -> None:
             totals[key][0] += succ / len(args.seeds)
             totals[key][1] += secs
         mean_q = result.queries[correct].float().mean().item()
-        print(f"{seed:>4} {ours:>9.3f} {ta:>8.3f} {ours_s:>7.1f} {ta_s:>7.1f} {ta_s / ours_s:>7.2f}x {mean_q:>11.1f}", flush=True)
+        print(
+            f"{seed:>4} {ours:>9.3f} {ta:>8.3f} {ours_s:>7.1f} {ta_s:>7.1f} {ta_s / ours_s:>7.2f}x {mean_q:>11.1f}",
+            flush=True,
+        )
     (ours, ours_s), (ta, ta_s) = totals["ours"], totals["ta"]
-    print(f"mean success: ours {ours:.3f}, torchattacks {ta:.3f}, difference {100 * (ours - ta):+.1f} points "
-          f"(target >= -2)")
-    print(f"throughput: ours {len(args.seeds) * args.batch / ours_s:.1f} img/s, torchattacks "
-          f"{len(args.seeds) * args.batch / ta_s:.1f} img/s, ratio {ta_s / ours_s:.2f}x (target >= 1.5x)")
+    print(
+        f"mean success: ours {ours:.3f}, torchattacks {ta:.3f}, difference {100 * (ours - ta):+.1f} points "
+        f"(target >= -2)"
+    )
+    print(
+        f"throughput: ours {len(args.seeds) * args.batch / ours_s:.1f} img/s, torchattacks "
+        f"{len(args.seeds) * args.batch / ta_s:.1f} img/s, ratio {ta_s / ours_s:.2f}x (target >= 1.5x)"
+    )
 
 
 if __name__ == "__main__":

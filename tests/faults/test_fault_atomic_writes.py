@@ -47,14 +47,19 @@ def _safe_targets(tree: ast.AST) -> set[str]:
     """Names bound to an in-memory buffer or to the file ``atomic_open`` yields."""
     safe = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-            if _name(node.value.func).split(".")[-1] in IN_MEMORY:
-                safe.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        if isinstance(node, ast.withitem) and isinstance(node.context_expr, ast.Call):
-            if _name(node.context_expr.func).split(".")[-1] == "atomic_open" and isinstance(
-                node.optional_vars, ast.Name
-            ):
-                safe.add(node.optional_vars.id)
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and _name(node.value.func).split(".")[-1] in IN_MEMORY
+        ):
+            safe.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        if (
+            isinstance(node, ast.withitem)
+            and isinstance(node.context_expr, ast.Call)
+            and _name(node.context_expr.func).split(".")[-1] == "atomic_open"
+            and isinstance(node.optional_vars, ast.Name)
+        ):
+            safe.add(node.optional_vars.id)
     return safe
 
 
