@@ -44,7 +44,7 @@ from dfrobust.attacks.registry import get_attack
 from dfrobust.data.faces import Box, FaceDetector, center_box, create_detector, square_box
 from dfrobust.eps import check_eps
 from dfrobust.errors import DfrobustError
-from dfrobust.image_quality import mse, ssim
+from dfrobust.image_quality import ssim
 
 log = logging.getLogger(__name__)
 
@@ -322,10 +322,10 @@ def _add_quality(
     """Append per frame the squared error of ``changed`` against ``frames`` (uint8 RGB), whole
     and in the face box, and the SSIM in the face box."""
     for a, b, (x1, y1, x2, y2) in zip(frames, changed, boxes):
-        ta, tb = (torch.from_numpy(v).permute(2, 0, 1)[None] for v in (a, b))
-        quality["mse"].append(mse(tb, ta))
-        face_a, face_b = ta[..., y1:y2, x1:x2], tb[..., y1:y2, x1:x2]
-        quality["face_mse"].append(mse(face_b, face_a))
+        error = (a.astype(np.int32) - b) ** 2  # exact, and fast on full-HD frames
+        quality["mse"].append(float(error.mean()))
+        quality["face_mse"].append(float(error[y1:y2, x1:x2].mean()))
+        face_a, face_b = (torch.from_numpy(v[y1:y2, x1:x2]).permute(2, 0, 1)[None] for v in (a, b))
         quality["face_ssim"].append(ssim(face_b, face_a, data_range=255.0))
 
 
