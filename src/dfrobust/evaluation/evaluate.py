@@ -70,6 +70,9 @@ class EvalResult:
         stages: ensemble condition -> per member, counts summed over batches: ``attacked``,
             ``robust`` (frames still correct after it, before any JPEG round trip),
             ``queries`` and ``seconds`` (see :mod:`dfrobust.attacks.ensemble`).
+        frame_columns: per-frame manifest columns for the groups (``method``, ``compression``,
+            ``dataset``...; see :mod:`dfrobust.evaluation.groups`), filled by
+            :func:`dfrobust.evaluation.run.run_eval`; empty when ``evaluate`` is called alone.
     """
 
     paths: list[str]
@@ -85,6 +88,7 @@ class EvalResult:
     preflight: list[str] = field(default_factory=list)
     broken_by: dict[Condition, list[str]] = field(default_factory=dict)
     stages: dict[Condition, list[dict[str, Any]]] = field(default_factory=dict)
+    frame_columns: dict[str, list[str]] = field(default_factory=dict)
 
     def preds(self, condition: Condition) -> torch.Tensor:
         """(N,) 0/1 predictions (P(fake) >= 0.5 is fake, as in detection_metrics)."""
@@ -151,6 +155,7 @@ def evaluate(
     *,
     device: str | torch.device = "cpu",
     on_progress: Callable[[int], None] | None = None,
+    on_batch: Callable[[list[str], dict[Condition, torch.Tensor]], None] | None = None,
 ) -> EvalResult:
     """Score ``dataset`` clean and under every condition of ``options`` (model in eval mode).
 
@@ -158,6 +163,8 @@ def evaluate(
         model: (N, 3, H, W) in [0, 1] -> (N,) fake logits; moved to ``device``, set to eval.
         dataset: frames already resized for the model (``FFDataset`` with an eval transform).
         on_progress: called with 1 after each condition of each batch (see :func:`count_steps`).
+        on_batch: called after each batch with the frames' paths and, per condition, the
+            (B, 3, H, W) images as scored (e.g. to save the adversarial frames).
     """
     device = torch.device(device)
     model = model.to(device).eval()
@@ -185,6 +192,7 @@ def evaluate(
         x, y, rows = x.to(device), y.to(device), slice(start, start + len(y))
         if start == 0:
             result.preflight = _preflight(model, x, y)
+        scored: dict[Condition, torch.Tensor] = {}
         for c, generator in zip(conditions, generators):
             began = time.perf_counter()
             spec = get_attack(c.attack, "eval")
@@ -200,6 +208,8 @@ def evaluate(
             if attacked.details is not None and "stages" in attacked.details:
                 _add_stages(result, c, attacked.details)
             result.seconds[c] += time.perf_counter() - began
+            if on_batch is not None:
+                scored[c] = x_adv
             if c.attack != "clean":
                 result.examples += [
                     Example(
@@ -216,6 +226,8 @@ def evaluate(
                     if start <= p < rows.stop
                 ]
             advance(1)
+        if on_batch is not None:
+            on_batch(result.paths[rows], scored)
         if options.sanity:
             sanity_correct += _sanity_correct(model, x, y, sanity[rows].to(device), options, generators[-1])
             advance(1)
