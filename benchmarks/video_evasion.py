@@ -44,9 +44,10 @@ def get_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=10, help="PGD steps")
     parser.add_argument("--eot", type=int, default=8, help="EOT draws per step in the EOT runs")
     parser.add_argument("--crf", type=int, default=23)
-    parser.add_argument("--predict-frames", type=int, default=10, help="frames dfrobust predict samples")
+    parser.add_argument("--predict-frames", type=int, default=10, help="frames dfrobust predict samples (0: skip)")
     parser.add_argument("--work", type=Path, default=None, help="where the adversarial videos go (default: temp)")
     parser.add_argument("--json", type=Path, default=None, help="also write every row as JSON here")
+    parser.add_argument("--tables", type=Path, default=None, help="only print the tables of rows saved with --json")
     return parser.parse_args()
 
 
@@ -67,6 +68,9 @@ class CachedDetector:
 
 def main() -> None:
     args = get_args()
+    if args.tables:
+        print_tables(json.loads(args.tables.read_text()))
+        return
     torch.manual_seed(0)
     clips = sorted((args.data / "ffpp_sample" / "manipulated_sequences").glob("*/c23/videos/*.mp4"))
     if not clips:
@@ -93,40 +97,45 @@ def main() -> None:
                         max_frames=args.frames,
                         detector=detector,
                     )
-                    platform = predict_files(
-                        model, transform, [out], frames=args.predict_frames, faces=True, sampling="uniform"
-                    )[0]
+                    platform = (
+                        predict_files(
+                            model, transform, [out], frames=args.predict_frames, faces=True, sampling="uniform"
+                        )[0]
+                        if args.predict_frames
+                        else None
+                    )
                     row = {
+                        **{k: v for k, v in s.as_dict().items() if k != "boxes"},
                         "model": name,
                         "eps": round(eps * 255),
                         "eot": eot,
                         "clip": f"{clip.parts[-4]}/{clip.stem}",
-                        **{k: v for k, v in s.as_dict().items() if k != "boxes"},
-                        "prob_fake_predict": platform.prob_fake,
+                        "prob_fake_predict": platform.prob_fake if platform else None,
                         "seconds": time.perf_counter() - began,
                     }
                     rows.append(row)
                     print(
                         f"{name} eps {row['eps']}/255 eot {eot} {row['clip']}: P(fake) {s.prob_fake_clean:.3f} -> "
                         f"{s.prob_fake_adversarial:.3f} -> CRF {args.crf} {s.prob_fake_written:.3f} "
-                        f"(predict {platform.prob_fake:.3f}), face PSNR {s.psnr_face_written:.1f} dB, "
+                        f"(predict {row['prob_fake_predict']}), face PSNR {s.psnr_face_written:.1f} dB, "
                         f"{row['seconds']:.0f} s",
                         flush=True,
                     )
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
-    print_tables(rows, len(clips), args)
+        if args.json:  # after each detector, so an interrupted run keeps what it measured
+            args.json.write_text(json.dumps(rows, indent=1))
+    print_tables(rows)
 
 
-def print_tables(rows: list[dict], n_clips: int, args: argparse.Namespace) -> None:
-    """Markdown: per detector, eps and EOT, fake videos passed as real (of n_clips) at each stage."""
+def print_tables(rows: list[dict]) -> None:
+    """Markdown: per detector, eps and EOT, fake videos passed as real at each stage."""
+    first = rows[0]
     print(
-        f"\n{n_clips} FF++ c23 fake clips, first {args.frames} frames, PGD-{args.steps}, x264 CRF {args.crf}; "
-        "a video passes as real when its mean P(fake) < 0.5\n"
+        f"\n{len({r['clip'] for r in rows})} FF++ c23 fake clips, first {first['frames']} frames, "
+        f"PGD-{first['options']['steps']}, x264 CRF {first['crf']}; a video passes as real when its mean P(fake) < 0.5\n"
     )
     print(
         "| detector | eps | EOT | passed as real: original | adversarial | after CRF "
-        f"{args.crf} | dfrobust predict | mean P(fake): original / adv / after CRF | PSNR dB (frame / face) "
+        f"{first['crf']} | dfrobust predict | mean P(fake): original / adv / after CRF | PSNR dB (frame / face) "
         "after CRF | face SSIM after CRF | face PSNR dB before CRF |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -145,7 +154,9 @@ def print_tables(rows: list[dict], n_clips: int, args: argparse.Namespace) -> No
 
 
 def _passed(group: list[dict], key: str) -> str:
-    """Videos passed as real (P(fake) < 0.5) of the group."""
+    """Videos passed as real (P(fake) < 0.5) of the group; ``-`` where not measured."""
+    if all(r.get(key) is None for r in group):
+        return "-"
     return f"{sum(r[key] is not None and r[key] < 0.5 for r in group)}/{len(group)}"
 
 

@@ -14,7 +14,7 @@ import torch
 from dfrobust.adversarial_video import attack_video, crops, frame_count, put_back
 from dfrobust.data.faces import Face
 from dfrobust.errors import DfrobustError
-from testdata import find_ffpp_sample, write_test_video
+from testdata import write_test_video
 from tinymodels import TinyCNN
 
 BOX = (20, 16, 51, 47)  # the square box of the fixed "face" below (x1.3 of 24 px)
@@ -173,13 +173,10 @@ def test_max_frames_eot_and_seed_make_the_same_video(tmp_path: Path, detector_mo
     assert runs[0].options == {"steps": 2, "eot": 2}
 
 
-def test_real_ffpp_clip_with_mtcnn(tmp_path: Path) -> None:
-    sample, why = find_ffpp_sample()
-    if sample is None:
-        pytest.skip(why)
+def test_real_ffpp_clip_with_mtcnn(tmp_path: Path, ffpp_sample: Path) -> None:
     from dfrobust.predict import load_detector
 
-    clips = sorted((sample / "manipulated_sequences").glob("*/c23/videos/*.mp4"), key=lambda p: p.stat().st_size)
+    clips = sorted((ffpp_sample / "manipulated_sequences").glob("*/c23/videos/*.mp4"), key=lambda p: p.stat().st_size)
     model, _ = load_detector(model="meso4.df")
     summary = attack_video(
         model, clips[0], tmp_path / "adv.mp4", options={"steps": 3}, max_frames=3, preset="ultrafast"
