@@ -45,6 +45,13 @@ def test_command(
         bool, typer.Option("--sanity/--no-sanity", help="Also run PGD at 32/255 on 128 frames (masking check).")
     ] = True,
     manifest: Annotated[Path | None, typer.Option(help="Frames to evaluate instead of the run's manifest.")] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(help="Also print rows per group: method, compression, dataset, attack (comma-separated)."),
+    ] = None,
+    save_adv: Annotated[
+        Path | None, typer.Option(help="Write every scored frame as PNG + frames.csv into this folder.")
+    ] = None,
 ) -> None:
     """Robust accuracy, metrics and attack success rates; writes RUN/eval/.
 
@@ -70,23 +77,36 @@ def test_command(
     )
     job = prepare_run_eval(run, options, checkpoint=checkpoint, split=split, manifest=manifest, device=device)
     with progress_bar(f"evaluating {len(job.dataset)} frames", job.steps, "steps") as advance:
-        summary = run_eval(job, on_progress=advance)
+        summary = run_eval(job, on_progress=advance, save_adv=save_adv)
     console.print(summary_table(summary))
+    for grouping in parse_list(by) or ():
+        if grouping not in summary["groups"]:
+            err_console.print(f"no {grouping} groups (groups here: {', '.join(summary['groups']) or 'none'})")
+            continue
+        console.print(summary_table({**summary, "rows": summary["groups"][grouping]}, group=grouping))
+        if grouping == "method":
+            err_console.print(summary["groups_note"])
     if any(row.get("stages") for row in summary["rows"]):
         console.print(stages_table(summary["rows"]))
     console.print(checks_table(summary["checks"]))
     for warning in summary["warnings"]:
         err_console.print(f"[yellow]warning:[/] possible gradient masking: {warning}", highlight=False)
     err_console.print(f"results written to {job.out_dir}")
+    if save_adv is not None:
+        err_console.print(f"frames written to {summary['saved_frames']}")
 
 
 def _pct(value: Any) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}"
 
 
-def summary_table(summary: dict[str, Any]) -> Table:
-    """Rows condition x eps; accuracy, AUC, F1, video accuracy, ASR (a), (c), (d) in %, queries."""
-    table = Table(title=f"{summary['run']} ({summary['checkpoint']}, {summary['split']}, {summary['frames']} frames)")
+def summary_table(summary: dict[str, Any], group: str | None = None) -> Table:
+    """Rows condition x eps (per ``group`` first, when given); accuracy, AUC, F1, video accuracy,
+    ASR (a), (c), (d) in %, queries."""
+    title = f"{summary['run']} ({summary['checkpoint']}, {summary['split']}, {summary['frames']} frames)"
+    table = Table(title=title if group is None else f"{title} per {group}")
+    if group is not None:
+        table.add_column(group)
     for name in (
         "condition",
         "eps",
@@ -104,6 +124,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
         mean, median = row["queries_mean"], row["queries_median"]
         queries = "-" if mean is None or math.isnan(mean) else f"{mean:.0f}/{median:.0f}"
         table.add_row(
+            *([str(row["group"])] if group is not None else []),
             row["condition"],
             row["eps"],
             *(

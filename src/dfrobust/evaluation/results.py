@@ -4,10 +4,14 @@ What ``dfrobust test`` writes (each file atomically)::
 
     eval/clean.json, eval/<attack>_<eps>.json   one condition's metrics and success rates
     eval/predictions.csv                        one row per frame x condition (``broken_by``: the
-                                                ensemble member that fooled the frame, ``auto`` only)
-    eval/summary.csv                            one row per condition
-    eval/summary.json                           rows + sanity checks + warnings + options; the
-                                                ``auto`` rows also hold ``stages`` (per member)
+                                                ensemble member that fooled the frame, ``auto`` only;
+                                                ``compression``, and ``dataset`` when the manifest has it)
+    eval/summary.csv                            one row per condition (all frames)
+    eval/summary_by_group.csv                   one row per grouping x group x condition
+                                                (:mod:`dfrobust.evaluation.groups`)
+    eval/summary.json                           rows + ``groups`` ({grouping: rows}) + sanity checks +
+                                                warnings + options; the ``auto`` rows also hold
+                                                ``stages`` (per member)
     eval/examples/<attack>_<eps>/<k>_clean.png, <k>_adv.png
 """
 
@@ -28,6 +32,7 @@ from dfrobust.attacks.registry import ATTACKS
 from dfrobust.eps import eps_label, parse_fraction
 from dfrobust.errors import DfrobustError
 from dfrobust.evaluation.evaluate import EvalResult
+from dfrobust.evaluation.groups import METHOD_NOTE, frame_values, group_rows
 from dfrobust.evaluation.images import to_image
 from dfrobust.evaluation.options import EvalOptions
 from dfrobust.evaluation.success import ASR_KEYS, QUERY_KEYS
@@ -39,6 +44,7 @@ PREDICTION_FIELDS = (
     "path",
     "video",
     "method",
+    "compression",
     "label",
     "condition",
     "eps",
@@ -59,6 +65,7 @@ SUMMARY_FIELDS = (
     *QUERY_KEYS,
     "seconds",
 )
+GROUP_FIELDS = ("grouping", "group", "real_frames", "fake_frames", *SUMMARY_FIELDS[:-1])
 
 
 def save_eval(
@@ -70,12 +77,20 @@ def save_eval(
         meta: run, checkpoint, split... copied into summary.json as they are.
     """
     out_dir = Path(out_dir)
-    rows, checks = result.rows(), result.checks()
+    rows, checks, groups = result.rows(), result.checks(), group_rows(result)
     _remove_stale(out_dir, {c.slug for c in result.probs})
     for row, condition in zip(rows, result.probs):
-        write_json(out_dir / f"{condition.slug}.json", {**meta, **row})
-    write_csv(out_dir / "predictions.csv", _prediction_rows(result), PREDICTION_FIELDS)
+        mine = {
+            g: [r for r in grows if (r["condition"], r["eps_value"]) == (row["condition"], row["eps_value"])]
+            for g, grows in groups.items()
+        }
+        write_json(out_dir / f"{condition.slug}.json", {**meta, **row, "groups": mine})
+    datasets = frame_values(result, "dataset")
+    fields = (*PREDICTION_FIELDS[:3], "dataset", *PREDICTION_FIELDS[3:]) if datasets else PREDICTION_FIELDS
+    write_csv(out_dir / "predictions.csv", _prediction_rows(result, datasets), fields)
     write_csv(out_dir / "summary.csv", ({k: _cell(row[k]) for k in SUMMARY_FIELDS} for row in rows), SUMMARY_FIELDS)
+    grouped = [{k: _cell(r[k]) for k in GROUP_FIELDS} for grows in groups.values() for r in grows]
+    write_csv(out_dir / "summary_by_group.csv", grouped, GROUP_FIELDS)
     warnings = [check.message() for check in checks if check.passed is False]
     for message in warnings:
         log.warning("possible gradient masking: %s", message)
@@ -87,6 +102,8 @@ def save_eval(
         "frames": len(result.labels),
         "videos": len(set(result.videos)),
         "rows": rows,
+        "groups": groups,
+        "groups_note": METHOD_NOTE,
         "checks": [{**asdict(c), "status": c.status, "message": c.message()} for c in checks],
         "warnings": warnings,
         "preflight": result.preflight,
@@ -96,7 +113,8 @@ def save_eval(
     return summary
 
 
-def _prediction_rows(result: EvalResult) -> list[dict[str, Any]]:
+def _prediction_rows(result: EvalResult, datasets: list[str] | None) -> list[dict[str, Any]]:
+    compressions = frame_values(result, "compression") or [""] * len(result.paths)
     clean_pred = result.preds(next(iter(result.probs)))
     clean_correct = (clean_pred == result.labels).tolist()
     rows = []
@@ -108,7 +126,9 @@ def _prediction_rows(result: EvalResult) -> list[dict[str, Any]]:
                 {
                     "path": path,
                     "video": result.videos[i],
+                    **({"dataset": datasets[i]} if datasets else {}),
                     "method": result.methods[i],
+                    "compression": compressions[i],
                     "label": int(result.labels[i]),
                     "condition": condition.attack,
                     "eps": eps_label(condition.eps),
@@ -228,3 +248,24 @@ def read_summary(eval_dir: Path) -> tuple[list[dict[str, Any]], list[str], list[
         eps = row.get("eps_value", row.get("eps"))  # eps is a label like 4/255, eps_value the float
         row["eps"] = eps if isinstance(eps, float) and not math.isnan(eps) else 0.0
     return rows, warnings, checks, examples
+
+
+def read_groups(eval_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """``{grouping: rows}`` of summary.json (numbers parsed, ``eps`` a float as in
+    :func:`read_summary`), else of summary_by_group.csv; empty when neither has groups."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    json_path, csv_path = eval_dir / "summary.json", eval_dir / "summary_by_group.csv"
+    if json_path.is_file():
+        try:
+            data = json.loads(json_path.read_text(encoding="utf-8")).get("groups") or {}
+        except (OSError, ValueError) as e:
+            raise DfrobustError(f"cannot read {json_path}: {e}; re-run `dfrobust test`") from e
+        rows = [{**r, "grouping": g} for g, grows in data.items() for r in grows if isinstance(r, dict)]
+    else:
+        rows = read_csv_rows(csv_path) if csv_path.is_file() else []
+    for row in rows:
+        row = {k: parse_cell(v) if k not in ("group", "grouping", "condition") else str(v) for k, v in row.items()}
+        eps = row.get("eps_value", row.get("eps"))
+        row["eps"] = eps if isinstance(eps, float) and not math.isnan(eps) else 0.0
+        groups.setdefault(row["grouping"], []).append(row)
+    return groups
