@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
 FAKE = 1  # the frames' true label; the attack pushes them towards "real"
+STAGES = ("clean", "adversarial", "written")  # where the crops are scored
 
 
 @dataclass
@@ -99,7 +100,7 @@ class VideoAttackSummary:
         """Plain JSON values, with the verdicts (fake if P(fake) >= 0.5)."""
         d = asdict(self)
         d["boxes"] = [list(b) for b in self.boxes]
-        for stage in ("clean", "adversarial", "written"):
+        for stage in STAGES:
             d[f"verdict_{stage}"] = "fake" if d[f"prob_fake_{stage}"] >= 0.5 else "real"
         return d
 
@@ -145,66 +146,114 @@ def attack_video(
         raise DfrobustError(f"Expected crf in [0, 51] (x264), got {crf}")
     if batch_size <= 0 or (max_frames is not None and max_frames <= 0):
         raise DfrobustError(f"Expected positive batch_size and max_frames, got {batch_size} and {max_frames}")
-    detector = detector or create_detector("mtcnn")
-    size = tuple(model.data_config["input_size"][1:])
-    device = next(model.parameters()).device
+    attacker = _Attacker(model, spec.fn, eps, kwargs, tuple(model.data_config["input_size"][1:]), seed)
     summary = VideoAttackSummary(str(path), str(out), attack, eps, dict(kwargs), crf, seed)
-    probs: dict[str, list[float]] = {"clean": [], "adversarial": []}
-    quality: dict[str, list[float]] = {"mse": [], "face_mse": [], "face_ssim": []}
     with atomic_open(out, "wb") as f:
         with _open_input(path) as source, av.open(f, "w", format=container_format) as sink:
-            video_in = source.streams.video[0]
-            video_in.thread_type = "AUTO"
-            rate = video_in.average_rate or 25
-            summary.width, summary.height, summary.fps = video_in.width, video_in.height, float(rate)
-            if summary.width % 2 or summary.height % 2:
-                raise DfrobustError(f"{path}: {summary.width}x{summary.height} is odd; H.264 4:2:0 needs even sides")
-            stream = sink.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": preset})
-            stream.width, stream.height, stream.pix_fmt = summary.width, summary.height, "yuv420p"
-            audio_in = source.streams.audio[0] if source.streams.audio else None
-            audio_out = sink.add_stream_from_template(audio_in) if audio_in is not None else None
-            for k, frames in enumerate(_chunks(source, video_in, batch_size, max_frames, path)):
-                boxes, found = _face_boxes(detector, frames)
-                generator = torch.Generator(device).manual_seed(seed + k)
-                adversarial, p_clean, p_adv = _attack_frames(
-                    model, frames, boxes, size, spec.fn, eps, kwargs, generator, device
-                )
-                for rgb in adversarial:
-                    sink.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
-                _add_quality(quality, frames, adversarial, boxes)
-                summary.boxes += boxes
-                summary.faces_found += found
-                probs["clean"] += p_clean
-                probs["adversarial"] += p_adv
-                if on_progress:
-                    on_progress(len(frames))
-            sink.mux(stream.encode())
-            summary.frames = len(summary.boxes)
-            if summary.frames == 0:
-                raise DfrobustError(f"{path}: the video has no frames")
-            if audio_in is not None:
-                summary.audio = _copy_audio(path, audio_out, sink, summary.frames / float(rate))
+            measured = _write(
+                source,
+                sink,
+                attacker,
+                detector or create_detector("mtcnn"),
+                summary,
+                crf,
+                preset,
+                batch_size,
+                max_frames,
+                on_progress,
+            )
         f.flush()
-        written = _measure_written(model, path, Path(f.name), summary.boxes, size, device, batch_size)
-    for stage, values in {**probs, "written": written.pop("probs")}.items():
+        written = _measure_written(attacker, path, Path(f.name), summary.boxes, batch_size)
+    for stage, values in {**measured.pop("probs"), "written": written.pop("probs")}.items():
         setattr(summary, f"prob_fake_{stage}", float(np.mean(values)))
         setattr(summary, f"frames_real_{stage}", int(sum(p < 0.5 for p in values)))
-    for stage, measured in (("adversarial", quality), ("written", written)):
-        setattr(summary, f"psnr_{stage}", _psnr(measured["mse"]))
-        setattr(summary, f"psnr_face_{stage}", _psnr(measured["face_mse"]))
-        setattr(summary, f"ssim_face_{stage}", float(np.mean(measured["face_ssim"])))
+    for stage, quality in (("adversarial", measured), ("written", written)):
+        setattr(summary, f"psnr_{stage}", _psnr(quality["mse"]))
+        setattr(summary, f"psnr_face_{stage}", _psnr(quality["face_mse"]))
+        setattr(summary, f"ssim_face_{stage}", float(np.mean(quality["face_ssim"])))
     summary.seconds = time.perf_counter() - began
-    log.info(
-        "attack-video %s: %d frames, P(fake) %.3f -> %.3f (after CRF %d: %.3f), in %.0f s",
-        out,
-        summary.frames,
-        summary.prob_fake_clean,
-        summary.prob_fake_adversarial,
-        crf,
-        summary.prob_fake_written,
-        summary.seconds,
-    )
+    scores = " -> ".join(f"{getattr(summary, f'prob_fake_{stage}'):.3f}" for stage in STAGES)
+    log.info("attack-video %s: P(fake) %s (after CRF %d), %.0f s", out, scores, crf, summary.seconds)
     return summary
+
+
+@dataclass(frozen=True)
+class _Attacker:
+    """The attack on a batch of frames: crops, attack, perturbation put back, crops scored."""
+
+    model: nn.Module
+    fn: Callable[..., Any]
+    eps: float
+    kwargs: dict[str, Any]
+    size: tuple[int, int]  # the model's input (H, W)
+    seed: int
+
+    def __call__(
+        self, frames: list[np.ndarray], boxes: list[Box], k: int
+    ) -> tuple[list[np.ndarray], list[float], list[float]]:
+        """Batch ``k``'s adversarial frames, and P(fake) of the clean and the adversarial crops."""
+        device = next(self.model.parameters()).device
+        x = crops(frames, boxes, self.size).to(device)
+        y = torch.full((len(frames),), FAKE, device=device)
+        generator = torch.Generator(device).manual_seed(self.seed + k)
+        result = self.fn(self.model, x, y, eps=self.eps, generator=generator, **self.kwargs)
+        delta = (result.x_adv.float() - x).cpu()
+        adversarial = [put_back(rgb, box, d) for rgb, box, d in zip(frames, boxes, delta)]
+        return adversarial, self.probs(x), self.probs(crops(adversarial, boxes, self.size))
+
+    def probs(self, x: torch.Tensor) -> list[float]:
+        """P(fake) of (N, 3, H, W) crops."""
+        with torch.inference_mode():
+            return torch.sigmoid(self.model(x.to(next(self.model.parameters()).device)).float()).cpu().tolist()
+
+
+def _write(
+    source: Any,
+    sink: Any,
+    attacker: _Attacker,
+    detector: FaceDetector,
+    summary: VideoAttackSummary,
+    crf: int,
+    preset: str,
+    batch_size: int,
+    max_frames: int | None,
+    on_progress: Callable[[int], None] | None,
+) -> dict[str, Any]:
+    """Decode, attack and encode every frame; fill the summary's video facts and boxes.
+
+    Returns the crops' P(fake) (``probs``: clean, adversarial) and the adversarial frames'
+    squared errors and face SSIM against the original.
+    """
+    video_in = source.streams.video[0]
+    video_in.thread_type = "AUTO"
+    rate = video_in.average_rate or 25
+    summary.width, summary.height, summary.fps = video_in.width, video_in.height, float(rate)
+    if summary.width % 2 or summary.height % 2:
+        raise DfrobustError(f"{summary.input}: {summary.width}x{summary.height} is odd; H.264 4:2:0 needs even sides")
+    stream = sink.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": preset})
+    stream.width, stream.height, stream.pix_fmt = summary.width, summary.height, "yuv420p"
+    audio_in = source.streams.audio[0] if source.streams.audio else None
+    audio_out = sink.add_stream_from_template(audio_in) if audio_in is not None else None
+    measured: dict[str, Any] = {"probs": {"clean": [], "adversarial": []}, "mse": [], "face_mse": [], "face_ssim": []}
+    for k, frames in enumerate(_chunks(source, video_in, batch_size, max_frames, Path(summary.input))):
+        boxes, found = _face_boxes(detector, frames)
+        adversarial, p_clean, p_adv = attacker(frames, boxes, k)
+        for rgb in adversarial:
+            sink.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        _add_quality(measured, frames, adversarial, boxes)
+        summary.boxes += boxes
+        summary.faces_found += found
+        measured["probs"]["clean"] += p_clean
+        measured["probs"]["adversarial"] += p_adv
+        if on_progress:
+            on_progress(len(frames))
+    sink.mux(stream.encode())
+    summary.frames = len(summary.boxes)
+    if summary.frames == 0:
+        raise DfrobustError(f"{summary.input}: the video has no frames")
+    if audio_in is not None:
+        summary.audio = _copy_audio(Path(summary.input), audio_out, sink, summary.frames / float(rate))
+    return measured
 
 
 def _attack_call(attack: str, eps: float, options: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -243,25 +292,14 @@ def _open_input(path: Path) -> av.container.InputContainer:
     return container
 
 
-def _chunks(
-    container: av.container.InputContainer, stream: Any, size: int, limit: int | None, path: Path
-) -> Iterator[list[np.ndarray]]:
+def _chunks(container: Any, stream: Any, size: int, limit: int | None, path: Path) -> Iterator[list[np.ndarray]]:
     """Decoded RGB frames (H, W, 3) uint8, ``size`` at a time, at most ``limit`` in all."""
-    chunk: list[np.ndarray] = []
-    done = 0
+    frames = itertools.islice(container.decode(stream), limit)
     try:
-        for frame in container.decode(stream):
-            chunk.append(frame.to_ndarray(format="rgb24"))
-            done += 1
-            if len(chunk) == size or done == limit:
-                yield chunk
-                chunk = []
-            if done == limit:
-                return
+        while chunk := [frame.to_ndarray(format="rgb24") for frame in itertools.islice(frames, size)]:
+            yield chunk
     except av.error.FFmpegError as e:
-        raise DfrobustError(f"{path}: cannot decode frame {done} ({e})") from None
-    if chunk:
-        yield chunk
+        raise DfrobustError(f"{path}: cannot decode the video ({e})") from None
 
 
 def _face_boxes(detector: FaceDetector, frames: Sequence[np.ndarray]) -> tuple[list[Box], int]:
@@ -289,31 +327,6 @@ def put_back(rgb: np.ndarray, box: Box, delta: torch.Tensor) -> np.ndarray:
     region = out[y1:y2, x1:x2].astype(np.float32) + grown[0].permute(1, 2, 0).numpy() * 255
     out[y1:y2, x1:x2] = np.clip(np.rint(region), 0, 255).astype(np.uint8)
     return out
-
-
-def _attack_frames(
-    model: nn.Module,
-    frames: list[np.ndarray],
-    boxes: list[Box],
-    size: tuple[int, int],
-    attack: Callable[..., Any],
-    eps: float,
-    kwargs: dict[str, Any],
-    generator: torch.Generator,
-    device: torch.device,
-) -> tuple[list[np.ndarray], list[float], list[float]]:
-    """Adversarial frames, and P(fake) of the clean and of the adversarial frames' crops."""
-    x = crops(frames, boxes, size).to(device)
-    y = torch.full((len(frames),), FAKE, device=device)
-    result = attack(model, x, y, eps=eps, generator=generator, **kwargs)
-    delta = (result.x_adv.float() - x).cpu()
-    adversarial = [put_back(rgb, box, d) for rgb, box, d in zip(frames, boxes, delta)]
-    return adversarial, _probs(model, x), _probs(model, crops(adversarial, boxes, size).to(device))
-
-
-def _probs(model: nn.Module, x: torch.Tensor) -> list[float]:
-    with torch.inference_mode():
-        return torch.sigmoid(model(x).float()).cpu().tolist()
 
 
 def _add_quality(
@@ -352,33 +365,23 @@ def _copy_audio(path: Path, audio_out: Any, sink: Any, duration: float) -> bool:
 
 
 def _measure_written(
-    model: nn.Module,
-    original: Path,
-    written: Path,
-    boxes: list[Box],
-    size: tuple[int, int],
-    device: torch.device,
-    batch_size: int,
+    attacker: _Attacker, original: Path, written: Path, boxes: list[Box], batch_size: int
 ) -> dict[str, Any]:
-    """Decode the written file beside the original: P(fake) of its crops, PSNR and SSIM."""
-    quality: dict[str, list[float]] = {"mse": [], "face_mse": [], "face_ssim": []}
-    probs: list[float] = []
+    """Decode the written file beside the original: P(fake) of its crops, squared errors, face SSIM."""
+    measured: dict[str, Any] = {"probs": [], "mse": [], "face_mse": [], "face_ssim": []}
     with av.open(os.fspath(original)) as a, av.open(os.fspath(written)) as b:
         ours = (f.to_ndarray(format="rgb24") for f in b.decode(video=0))
         theirs = (f.to_ndarray(format="rgb24") for f in a.decode(video=0))
-        done = 0
-        while done < len(boxes):
-            n = min(batch_size, len(boxes) - done)
-            decoded = list(itertools.islice(ours, n))
-            if len(decoded) < n:
+        for done in range(0, len(boxes), batch_size):
+            chunk_boxes = boxes[done : done + batch_size]
+            decoded = list(itertools.islice(ours, len(chunk_boxes)))
+            if len(decoded) < len(chunk_boxes):
                 raise DfrobustError(f"{written}: {done + len(decoded)} frames decoded of {len(boxes)} written")
-            chunk_boxes = boxes[done : done + n]
-            _add_quality(quality, list(itertools.islice(theirs, n)), decoded, chunk_boxes)
-            probs += _probs(model, crops(decoded, chunk_boxes, size).to(device))
-            done += n
+            _add_quality(measured, list(itertools.islice(theirs, len(decoded))), decoded, chunk_boxes)
+            measured["probs"] += attacker.probs(crops(decoded, chunk_boxes, attacker.size))
         if next(ours, None) is not None:
             raise DfrobustError(f"{written}: more frames than were written; the encoder misbehaved")
-    return {"probs": probs, **quality}
+    return measured
 
 
 def frame_count(path: str | os.PathLike) -> int:
