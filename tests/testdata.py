@@ -121,3 +121,56 @@ def write_test_video(path: Path, frames: int = 50, size: int = 64, gop: int = 10
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+CELEBDF_TEST_LIST = (  # the official list's format: 1 = real, 0 = synthesized
+    "1 Celeb-real/id0_0001.mp4",
+    "1 YouTube-real/00002.mp4",
+    "0 Celeb-synthesis/id2_id0_0001.mp4",
+    "1 Celeb-real/id9_0000.mp4",  # listed, not on disk
+)
+
+
+def write_celebdf_root(root: Path, frames: int = 4, size: int = 32) -> Path:
+    """A tiny Celeb-DF v2 root: three identities, YouTube-real videos, fakes and the test list."""
+    videos = {
+        "Celeb-real": ("id0_0000", "id0_0001", "id1_0000", "id2_0000", "id2_0001", "id3_0000"),
+        "YouTube-real": ("00000", "00001", "00002"),
+        "Celeb-synthesis": ("id0_id1_0000", "id1_id0_0000", "id2_id0_0001", "id3_id2_0000", "id3_id1_0000"),
+    }
+    for folder, names in videos.items():
+        for name in names:
+            write_test_video(root / folder / f"{name}.mp4", frames=frames, size=size)
+    (root / "List_of_testing_videos.txt").write_text("\n".join(CELEBDF_TEST_LIST) + "\n", encoding="utf-8")
+    return root
+
+
+def write_dfdc_root(root: Path, frames: int = 4, size: int = 32) -> Path:
+    """A tiny DFDC root: two training parts with metadata.json and the public test set with labels.csv."""
+    import json
+
+    parts = {
+        "dfdc_train_part_0": {
+            "aaa.mp4": {"label": "REAL", "split": "train", "original": None},
+            "bbb.mp4": {"label": "FAKE", "split": "train", "original": "aaa.mp4"},
+            "ccc.mp4": {"label": "REAL", "split": "train", "original": None},
+            "ddd.mp4": {"label": "FAKE", "split": "train", "original": "ccc.mp4"},
+            "eee.mp4": {"label": "FAKE", "split": "train", "original": "zzz.mp4"},  # original not on disk
+        },
+        "dfdc_train_part_1": {
+            "fff.mp4": {"label": "REAL", "split": "train", "original": None},
+            "ggg.mp4": {"label": "FAKE", "split": "train", "original": "fff.mp4"},
+            "hhh.mp4": {"label": "FAKE", "split": "train", "original": "fff.mp4"},  # not on disk
+        },
+    }
+    for part, metadata in parts.items():
+        (root / part).mkdir(parents=True)
+        (root / part / "metadata.json").write_text(json.dumps(metadata), encoding="utf-8")
+        for name in metadata:
+            if name != "hhh.mp4":
+                write_test_video(root / part / name, frames=frames, size=size)
+    (root / "test").mkdir()
+    (root / "test" / "labels.csv").write_text("filename,label\nttt.mp4,1\nuuu.mp4,0\n", encoding="utf-8")
+    for name in ("ttt.mp4", "uuu.mp4"):
+        write_test_video(root / "test" / name, frames=frames, size=size)
+    return root

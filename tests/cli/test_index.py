@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dfrobust.cli import app
-from testdata import FFPP_SPLITS, write_test_video
+from testdata import FFPP_SPLITS, write_celebdf_root, write_dfdc_root, write_test_video
 
 runner = CliRunner()
 ORIGINALS = "original_sequences/youtube/c23/videos"
@@ -70,7 +70,8 @@ def test_index_of_the_real_sample_writes_one_row_per_video(tmp_path: Path, ffpp_
     result = runner.invoke(app, ["index", "--root", str(ffpp_sample), "--out", str(out)])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(out.open()))
-    assert list(rows[0]) == ["video", "path", "label", "method", "compression", "split", "target", "source"]
+    assert list(rows[0]) == ["video", "path", "label", "dataset", "method", "compression", "split", "target", "source"]
+    assert {r["dataset"] for r in rows} == {"ffpp"}
     by_video = {r["video"]: r for r in rows}
     assert len(rows) == 5
     assert by_video["634_660"]["split"] == "test" and by_video["634_660"]["label"] == "1"
@@ -83,6 +84,7 @@ def test_index_of_the_real_sample_writes_one_row_per_video(tmp_path: Path, ffpp_
     ("args", "message"),
     [
         (["--root", "{tmp}"], "is empty"),
+        (["--root", "{tmp}/.."], "matches no known data-set layout: looked for FF++/DFD"),
         (["--root", "{root}", "--methods", "Deepfake"], "unknown method 'Deepfake'"),
         (["--root", "{root}", "--splits", "{tmp}"], "train.json not found"),
         (["--root", "{root}", "--splits", str(FFPP_SPLITS), "--compression", "c50"], "unknown compression"),
@@ -102,3 +104,28 @@ def test_index_errors_are_one_line_without_traceback(tmp_path: Path, args: list[
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not (tmp_path / "v.csv").exists()
+
+
+def test_index_of_a_celebdf_root_labels_by_folder_and_tests_the_official_list(tmp_path: Path) -> None:
+    root, out = write_celebdf_root(tmp_path / "Celeb-DF-v2", frames=2, size=16), tmp_path / "videos.csv"
+    result = runner.invoke(app, ["index", "--root", str(root), "--out", str(out), "--split-seed", "1"])
+    assert result.exit_code == 0, result.output
+    rows = {r["video"]: r for r in csv.DictReader(out.open())}
+    assert {r["dataset"] for r in rows.values()} == {"celebdf"}
+    assert (rows["id2_id0_0001"]["label"], rows["id2_id0_0001"]["split"]) == ("1", "test")
+    assert (rows["00002"]["label"], rows["00002"]["method"], rows["00002"]["split"]) == ("0", "YouTube-real", "test")
+    assert {r["split"] for r in rows.values()} >= {"train", "val", "test"}
+    assert "celebdf videos under" in result.output and "Celeb-synthesis" in result.output
+
+
+def test_index_of_a_dfdc_root_reads_the_metadata_and_the_test_labels(tmp_path: Path) -> None:
+    root, out = write_dfdc_root(tmp_path / "dfdc", frames=2, size=16), tmp_path / "videos.csv"
+    result = runner.invoke(app, ["index", "--root", str(root), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = {r["video"]: r for r in csv.DictReader(out.open())}
+    assert {v: (r["label"], r["split"]) for v, r in rows.items() if r["split"] == "test"} == {
+        "ttt": ("1", "test"),
+        "uuu": ("0", "test"),
+    }
+    assert (rows["bbb"]["label"], rows["bbb"]["method"], rows["bbb"]["target"]) == ("1", "DFDC-fake", "aaa")
+    assert "DFDC-fake/eee" in result.output  # its original is missing

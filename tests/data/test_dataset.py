@@ -67,6 +67,7 @@ def test_video_keys_separate_methods_and_count_each_video_once(tiny_manifest: Pa
     dataset = FFDataset(tiny_manifest, "train", return_video=True)
     assert len(dataset.video_index) == 12
     assert torch.bincount(dataset.videos).tolist() == [4] * 12
+    assert set(dataset.methods) == {"original", "Deepfakes", "Face2Face"} and set(dataset.datasets) == {"ffpp"}
 
 
 @pytest.mark.parametrize(

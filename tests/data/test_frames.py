@@ -312,3 +312,38 @@ def test_kill_9_mid_job_then_rerun_completes_without_duplicates(tmp_path, ffpp_s
     assert temp_files(out) == []
     for row in rows:
         Image.open(out / row["path"]).load()  # every JPEG complete
+
+
+# --------------------------------------------------------------------------- other data sets
+
+
+def test_extract_of_a_celebdf_root_writes_its_dataset_labels_and_splits(tmp_path):
+    from dfrobust.data.dataset import FFDataset
+    from dfrobust.data.layouts import index_root
+    from testdata import write_celebdf_root
+
+    root, out = write_celebdf_root(tmp_path / "Celeb-DF-v2", frames=6, size=32), tmp_path / "frames"
+    result = CliRunner().invoke(
+        app, ["extract", "--root", str(root), "--out", str(out), "--frames", "2", "--workers", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = read_manifest(out)
+    assert list(rows[0]) == list(MANIFEST_COLUMNS)
+    expected = {(r.method, r.video): (str(r.label), r.split) for r in index_root(root).records}
+    assert {(r["method"], r["video"]): (r["label"], r["split"]) for r in rows} == expected
+    assert {(r["dataset"], r["compression"]) for r in rows} == {("celebdf", "")}
+    assert all((out / r["path"]).is_file() and r["path"].startswith(r["method"] + "/") for r in rows)
+    test = FFDataset(out / "frames.csv", "test", return_video=True)
+    assert "celebdf/Celeb-synthesis//id2_id0_0001" in test.video_index.keys
+
+
+def test_frames_done_before_the_dataset_column_get_it_on_resume(tiny_root, tmp_path):
+    out = tmp_path / "frames"
+    extract_frames(ExtractConfig(root=tiny_root, out=out, frames=2))
+    marker = out / "original" / "000" / "frames.json"
+    data = json.loads(marker.read_text())
+    data["rows"] = [{k: v for k, v in row.items() if k != "dataset"} for row in data["rows"]]
+    marker.write_text(json.dumps(data))
+    summary = extract_frames(ExtractConfig(root=tiny_root, out=out, frames=2))
+    assert summary["counts"]["cached"] == 7
+    assert {r["dataset"] for r in read_manifest(out)} == {"ffpp"}

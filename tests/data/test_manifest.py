@@ -21,12 +21,15 @@ from dfrobust.data.manifest import (
 from dfrobust.errors import DfrobustError
 
 
-def _row(video: str, frame: int, label: int = 0, method: str = "original", split: str = "train") -> dict:
+def _row(
+    video: str, frame: int, label: int = 0, method: str = "original", split: str = "train", dataset: str = "ffpp"
+) -> dict:
     return {
         "path": f"{method}/{video}/{frame:03d}.jpg",
         "video": video,
         "frame_index": str(frame),
         "label": str(label),
+        "dataset": dataset,
         "method": method,
         "compression": "c23",
         "split": split,
@@ -90,6 +93,22 @@ def test_read_manifest_of_an_unreadable_file_says_to_extract_first(tmp_path: Pat
         read_manifest(tmp_path / "absent.csv")
     with pytest.raises(DfrobustError, match="cannot read manifest"):
         read_manifest(tmp_path)  # a folder, not a file
+
+
+def test_video_key_puts_the_data_set_in_front_outside_the_ffpp_download() -> None:
+    assert video_key(_row("01__walk", 0, 0, "actors", dataset="dfd")) == "actors/c23/01__walk"
+    celeb = {**_row("id0_id1_0000", 0, 1, "Celeb-synthesis", dataset="celebdf"), "compression": ""}
+    assert video_key(celeb) == "celebdf/Celeb-synthesis//id0_id1_0000"
+    same_name = [_row("000", 0), _row("000", 0, dataset="dfdc")]
+    assert len(VideoIndex.from_rows(same_name)) == 2
+
+
+def test_read_manifest_reads_a_manifest_older_than_the_dataset_column(tmp_path: Path) -> None:
+    rows = [_row("000", 0), _row("000_003", 1, 1, "Deepfakes"), _row("01__walk", 0, 0, "actors")]
+    old_columns = [c for c in MANIFEST_COLUMNS if c != "dataset"]
+    read = read_manifest(_write(tmp_path / "frames.csv", rows, old_columns))
+    assert [r["dataset"] for r in read] == ["ffpp", "ffpp", "dfd"]
+    assert [video_key(r) for r in read] == ["original/c23/000", "Deepfakes/c23/000_003", "actors/c23/01__walk"]
 
 
 def test_shard_name_marks_a_part_and_leaves_the_whole_alone() -> None:

@@ -17,7 +17,7 @@ from dfrobust.cli.common import (
     parse_list,
     progress_bar,
 )
-from dfrobust.cli.index import CompressionOption, MethodsOption, SplitsOption
+from dfrobust.cli.index import CompressionOption, MethodsOption, SplitSeedOption, SplitsOption
 from dfrobust.errors import DfrobustError
 from dfrobust.hardware import default_workers
 
@@ -25,7 +25,10 @@ from dfrobust.hardware import default_workers
 @app.command()
 @handles_errors
 def extract(
-    root: Annotated[Path | None, typer.Option("--root", help="FF++ root (or `dfrobust synth` output).")] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option("--root", help="Data-set root: FF++/DFD (or `dfrobust synth` output), Celeb-DF v2 or DFDC."),
+    ] = None,
     splits: SplitsOption = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for the JPEGs, frames.csv and extract.json.")] = Path(
         "frames"
@@ -36,6 +39,7 @@ def extract(
     frames: Annotated[int, typer.Option(help="Frames per video (all of a shorter video).")] = 10,
     sampling: Annotated[str, typer.Option(help="random (seeded per video) or uniform.")] = "random",
     seed: Annotated[int, typer.Option(help="Seed of the random frame choice.")] = 0,
+    split_seed: SplitSeedOption = 0,
     faces: Annotated[bool, typer.Option("--faces", help="Save the square face crop, not the frame.")] = False,
     face_scale: Annotated[float, typer.Option(help="Crop side = max(w, h) of the face box x this.")] = 1.3,
     size: Annotated[
@@ -65,7 +69,7 @@ def extract(
         _show(summary, merge)
         return
     if root is None:
-        raise DfrobustError("Expected --root (the FF++ folder), or --merge DIR to join shard parts")
+        raise DfrobustError("Expected --root (the data-set folder), or --merge DIR to join shard parts")
     from dfrobust.data.frames import ExtractConfig, extract_frames, select_videos
 
     config = ExtractConfig(
@@ -84,6 +88,7 @@ def extract(
         jpeg_quality=jpeg_quality,
         no_face=no_face,
         detector=detector,
+        split_seed=split_seed,
         workers=workers or default_workers(),
         shard=_parse_shard(shard),
     )

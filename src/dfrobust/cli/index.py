@@ -1,4 +1,4 @@
-"""``dfrobust index``: list the videos of an FF++ root with labels and official splits."""
+"""``dfrobust index``: list the videos of a data-set root (FF++/DFD, Celeb-DF v2, DFDC) with labels and splits."""
 
 from __future__ import annotations
 
@@ -11,22 +11,40 @@ from rich.table import Table
 from dfrobust.cli.app import app
 from dfrobust.cli.common import console, err_console, handles_errors, parse_list
 
-RootOption = Annotated[Path, typer.Option("--root", help="FF++ root written by the official download script.")]
+RootOption = Annotated[
+    Path,
+    typer.Option(
+        "--root",
+        help="Data-set root, recognised from its folders: FF++/DFD (as the official download script writes it), "
+        "Celeb-DF v2 or DFDC.",
+    ),
+]
 SplitsOption = Annotated[
     Path | None,
     typer.Option(
         "--splits",
-        help="Folder with train/val/test.json (default: ROOT/splits, else the official FF++ splits shipped with dfrobust).",
+        help="FF++ only: folder with train/val/test.json (default: ROOT/splits, else the official FF++ splits "
+        "shipped with dfrobust).",
     ),
 ]
 MethodsOption = Annotated[
     str | None,
     typer.Option(
         "--methods",
-        help="Comma-separated manipulation methods (default: every FF++ method on disk).",
+        help="Comma-separated methods (default: every FF++ method on disk; for Celeb-DF and DFDC, all).",
     ),
 ]
-CompressionOption = Annotated[str, typer.Option("--compression", help="raw (or c0), c23 or c40.")]
+CompressionOption = Annotated[
+    str, typer.Option("--compression", help="FF++/DFD: raw (or c0), c23 or c40 (Celeb-DF and DFDC ship one version).")
+]
+SplitSeedOption = Annotated[
+    int,
+    typer.Option(
+        "--split-seed",
+        "--dfd-seed",
+        help="Seed of the splits a data set does not ship: DFD by actor, Celeb-DF and DFDC validation.",
+    ),
+]
 MAX_LISTED = 20
 EXAMPLES = 3  # video ids named per method among those the splits promise
 
@@ -39,16 +57,17 @@ def index(
     methods: MethodsOption = None,
     compression: CompressionOption = "c23",
     out: Annotated[Path, typer.Option("--out", help="CSV to write, one row per video.")] = Path("videos.csv"),
-    dfd_seed: Annotated[int, typer.Option(help="Seed of the DFD split by actor.")] = 0,
+    split_seed: SplitSeedOption = 0,
 ) -> None:
-    """Index an FF++ root: one row per video (label, method, split), plus what is missing.
+    """Index a data-set root: one row per video (label, data set, method, split), plus what is missing.
 
-    Python: ``dfrobust.data.ffpp.index_videos(root, splits, methods=[...], compression="c23")``.
+    Python: ``dfrobust.data.layouts.index_root(root, splits, methods=[...], compression="c23")``.
     """
     from dfrobust.atomicio import write_csv
-    from dfrobust.data.ffpp import VIDEO_CSV_FIELDS, index_videos
+    from dfrobust.data.layouts import index_root
+    from dfrobust.data.records import VIDEO_CSV_FIELDS
 
-    found = index_videos(root, splits, methods=parse_list(methods), compression=compression, dfd_seed=dfd_seed)
+    found = index_root(root, splits, methods=parse_list(methods), compression=compression, split_seed=split_seed)
     write_csv(out, (r.as_row() for r in found.records), VIDEO_CSV_FIELDS)
     console.print(_summary_table(found))
     _print_missing(found)
@@ -59,7 +78,7 @@ def _summary_table(found) -> Table:
     counts = found.counts()
     methods = sorted({m for _, m, _ in counts}, key=lambda m: (m not in ("original", "actors"), m))
     splits = [s for s in ("train", "val", "test", "") if any(k[0] == s for k in counts)]
-    table = Table(title=f"Videos under {found.root} ({found.compression})")
+    table = Table(title=f"{found.dataset} videos under {found.root} ({found.compression or 'as released'})")
     table.add_column("split")
     for method in methods:
         table.add_column(method, justify="right")

@@ -30,7 +30,9 @@ class FFDataset(Dataset):
 
     Items are ``(frame, label)`` or ``(frame, label, video)`` with label an int64
     0-d tensor (0 real, 1 fake) and video an int64 index into ``video_index.keys``
-    (``method/compression/video``: the fake ``000_003`` exists once per method).
+    (``method/compression/video``, ``dataset/`` in front for Celeb-DF and DFDC: see
+    :func:`~dfrobust.data.manifest.video_key`). ``methods`` and ``datasets`` hold each
+    frame's method and data set, for grouping results without parsing keys.
     """
 
     def __init__(
@@ -55,6 +57,8 @@ class FFDataset(Dataset):
             )
         self.paths = [self.root / row["path"] for row in rows]
         self.labels = torch.tensor([int(row["label"]) for row in rows], dtype=torch.long)
+        self.methods = [row["method"] for row in rows]
+        self.datasets = [row["dataset"] for row in rows]
         self.video_index = VideoIndex.from_rows(rows)
         self.videos = self.video_index.encode(video_key(row) for row in rows)
         self.transform = transform or T.functional.to_tensor

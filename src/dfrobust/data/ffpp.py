@@ -13,20 +13,22 @@ A fake ``a_b`` takes its frames (target) from video ``a`` and its face (source)
 from ``b``. The split files (``train.json``, ``val.json``, ``test.json``) list
 pairs ``[a, b]``; a pair puts ``a``, ``b``, ``a_b`` and ``b_a`` in its split.
 DFD has no official split: :func:`dfd_actor_splits` splits it by actor, seeded.
+Records carry ``dataset`` "ffpp" (youtube originals, FF++ methods) or "dfd" (actors,
+DeepFakeDetection). The records themselves live in :mod:`~dfrobust.data.records`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import random
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from dfrobust.data.records import VIDEO_CSV_FIELDS as VIDEO_CSV_FIELDS  # re-exported: older imports
+from dfrobust.data.records import DatasetIndex, MissingVideo, VideoRecord
+from dfrobust.data.records import stable_seed as stable_seed  # re-exported: older imports
 from dfrobust.errors import DfrobustError
 
 log = logging.getLogger(__name__)
@@ -47,71 +49,7 @@ SPLITS_URL_HINT = (
     "(github.com/ondyari/FaceForensics, folder dataset/splits/); without --splits and "
     "<root>/splits/ the official splits shipped with dfrobust are used"
 )
-
-
-@dataclass(frozen=True)
-class VideoRecord:
-    """One video of the data set, with everything a later stage needs to label it."""
-
-    video: str  # "000", "000_003", "01__exit_phone_room", "01_02__meeting_serious__YVGY8LOK"
-    path: Path
-    label: int  # 0 real, 1 fake
-    method: str  # ORIGINAL, ACTORS or one of METHODS
-    compression: str  # "raw", "c23" or "c40"
-    split: str  # "train", "val", "test", or "" when no split names it
-    target: str = ""  # fakes: the video that gives the frames (a of a_b)
-    source: str = ""  # fakes: the video that gives the face (b of a_b)
-    mask: Path | None = None  # the blending-mask video, when FF++ provides it
-
-    @property
-    def key(self) -> str:
-        """Unique name across methods: ``Deepfakes/000_003``, ``original/000``."""
-        return f"{self.method}/{self.video}"
-
-    def as_row(self) -> dict[str, str | int]:
-        """The ``videos.csv`` row of this record."""
-        return {
-            "video": self.video,
-            "path": str(self.path),
-            "label": self.label,
-            "method": self.method,
-            "compression": self.compression,
-            "split": self.split,
-            "target": self.target,
-            "source": self.source,
-        }
-
-
-VIDEO_CSV_FIELDS = ("video", "path", "label", "method", "compression", "split", "target", "source")
-
-
-@dataclass(frozen=True)
-class MissingVideo:
-    """A video the splits promise (or a fake needs) that is not on disk."""
-
-    video: str
-    method: str
-    split: str
-    reason: str
-
-
-@dataclass
-class FFIndex:
-    """The videos found under a root, and what is missing from it."""
-
-    root: Path
-    compression: str
-    methods: tuple[str, ...]
-    records: list[VideoRecord] = field(default_factory=list)
-    missing: list[MissingVideo] = field(default_factory=list)
-
-    def counts(self) -> Counter[tuple[str, str, int]]:
-        """Number of videos per (split, method, label)."""
-        return Counter((r.split, r.method, r.label) for r in self.records)
-
-    def orphan_fakes(self) -> list[MissingVideo]:
-        """Fakes on disk whose original (target or source) is missing."""
-        return [m for m in self.missing if m.reason.startswith("original of")]
+FFIndex = DatasetIndex  # this module's name for it before the other layouts came
 
 
 # --------------------------------------------------------------------------- splits
@@ -190,12 +128,6 @@ def dfd_actor_splits(
     bounds = {"train": ordered[:n_train], "val": ordered[n_train : n_train + n_val]}
     bounds["test"] = ordered[n_train + n_val :]
     return {actor: split for split, members in bounds.items() for actor in members}
-
-
-def stable_seed(*parts: object) -> int:
-    """A 32-bit seed from any values, the same on every machine and run (unlike ``hash``)."""
-    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "little")
 
 
 # --------------------------------------------------------------------------- layout
@@ -364,7 +296,7 @@ def _index_dfd(index: FFIndex, seed: int) -> None:
     split_of = dfd_actor_splits(actors, seed)
     for path in originals:
         split = split_of[dfd_actor(path.stem)[0]]
-        index.records.append(VideoRecord(path.stem, path.resolve(), 0, ACTORS, comp, split))
+        index.records.append(VideoRecord(path.stem, path.resolve(), 0, ACTORS, comp, split, dataset="dfd"))
     for path in fakes:
         target, source = dfd_actor(path.stem)
         # A fake shows two actors; keep it only where both fall in one split, so
@@ -374,4 +306,6 @@ def _index_dfd(index: FFIndex, seed: int) -> None:
             index.missing.append(
                 MissingVideo(path.stem, DFD_METHOD, "", "actors in two splits: left out of every split")
             )
-        index.records.append(VideoRecord(path.stem, path.resolve(), 1, DFD_METHOD, comp, split, target, source))
+        index.records.append(
+            VideoRecord(path.stem, path.resolve(), 1, DFD_METHOD, comp, split, target, source, dataset="dfd")
+        )

@@ -16,6 +16,9 @@ indices depend only on (seed, method, video), never on the run.
 Example::
 
     summary = extract_frames(ExtractConfig(root="FF++", out="frames", faces=True))
+
+The root may be any layout :func:`~dfrobust.data.layouts.index_root` recognises (FF++/DFD,
+Celeb-DF v2, DFDC); method names are unique across data sets, so the folders never clash.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from dfrobust.atomicio import OutputError, atomic_open, write_json
-from dfrobust.data.ffpp import VideoRecord, index_videos, stable_seed
+from dfrobust.data.layouts import index_root
 from dfrobust.data.manifest import shard_name, write_outputs
+from dfrobust.data.records import VideoRecord, stable_seed
 from dfrobust.errors import DfrobustError
 from dfrobust.hardware import default_workers
 
@@ -67,6 +71,7 @@ class ExtractConfig:
     jpeg_quality: int = 95
     no_face: str = "skip"
     detector: str = "mtcnn"
+    split_seed: int = 0
     workers: int = 1
     shard: tuple[int, int] = (0, 1)
 
@@ -152,7 +157,13 @@ def shard_records(records: list[VideoRecord], index: int, count: int) -> list[Vi
 
 def select_videos(config: ExtractConfig) -> tuple[list[VideoRecord], int]:
     """This shard's videos (index, split filter, shard) and the number the splits miss."""
-    index = index_videos(config.root, config.splits_dir, methods=config.methods, compression=config.compression)
+    index = index_root(
+        config.root,
+        config.splits_dir,
+        methods=config.methods,
+        compression=config.compression,
+        split_seed=config.split_seed,
+    )
     records = [r for r in index.records if not config.splits or r.split in config.splits]
     if not records:
         raise DfrobustError(
@@ -185,6 +196,7 @@ def extract_frames(
         "splits_dir": str(config.splits_dir or ""),
         "methods": list(config.methods or ()),
         "splits": list(config.splits or ()),
+        "split_seed": config.split_seed,
         **config.output_options(),
     }
     summary = write_outputs(config.out, results, options, config.shard, missing)
@@ -311,6 +323,7 @@ def _write_batch(batch: list, record: VideoRecord, config: ExtractConfig, folder
                 "video": record.video,
                 "frame_index": index,
                 "label": record.label,
+                "dataset": record.dataset,
                 "method": record.method,
                 "compression": record.compression,
                 "split": record.split,
@@ -346,4 +359,10 @@ def _load_marker(config: ExtractConfig, record: VideoRecord) -> VideoResult | No
             f"{config.output_options()}); use another --out folder or delete {config.out}"
         )
     known = {f.name for f in fields(VideoResult)}
-    return VideoResult(**{**{k: v for k, v in data.items() if k in known}, "cached": True})
+    result = VideoResult(**{**{k: v for k, v in data.items() if k in known}, "cached": True})
+    # The files depend only on the options checked above; the labels come from today's index
+    # (another --splits or --split-seed, or a marker written before the dataset column).
+    result.rows = [
+        {**row, "label": record.label, "dataset": record.dataset, "split": record.split} for row in result.rows
+    ]
+    return result

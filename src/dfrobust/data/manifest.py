@@ -1,10 +1,14 @@
 """``frames.csv``, the manifest of extracted frames: its columns, reading, writing, video keys.
 
 One row per frame: ``path`` (relative to the manifest's folder), ``video``, ``frame_index``,
-``label`` (0 real, 1 fake), ``method``, ``compression``, ``split`` and ``face_box`` (empty
-when not cropped). A video is keyed ``method/compression/video`` (:func:`video_key`): the fake
-``000_003`` exists once per method and compression. Also ``extract.json``, the extraction's
-summary, and the merging of sharded extractions.
+``label`` (0 real, 1 fake), ``dataset`` (``ffpp``, ``dfd``, ``celebdf``, ``dfdc``),
+``method``, ``compression``, ``split`` and ``face_box`` (empty when not cropped). Manifests
+written before the ``dataset`` column existed are read as FF++ (``dfd`` for the DFD methods).
+A video is keyed ``method/compression/video`` (:func:`video_key`), prefixed with
+``dataset/`` for the data sets outside the FF++ download (Celeb-DF, DFDC): the fake
+``000_003`` exists once per method and compression, and two data sets may name videos
+alike. FF++ and DFD keys stay the ones older manifests had. Also
+``extract.json``, the extraction's summary, and the merging of sharded extractions.
 
 A job split with ``--shard I/N`` writes ``frames.shard-I-of-N.csv`` and
 ``extract.shard-I-of-N.json``; :func:`merge_shards` checks that all N parts are
@@ -28,9 +32,12 @@ from dfrobust.errors import DfrobustError
 if TYPE_CHECKING:
     from torch import Tensor
 
-MANIFEST_COLUMNS = ("path", "video", "frame_index", "label", "method", "compression", "split", "face_box")
+MANIFEST_COLUMNS = ("path", "video", "frame_index", "label", "dataset", "method", "compression", "split", "face_box")
 SPLITS = ("train", "val", "test")
 VIDEO_KEY_COLUMNS = ("method", "compression", "video")
+DEFAULT_DATASET = "ffpp"  # the data set of a row without one (manifests older than the column)
+_DFD_METHODS = ("actors", "DeepFakeDetection")
+_UNPREFIXED = (DEFAULT_DATASET, "dfd")  # the FF++ download: keys as before the dataset column
 COUNTS = ("videos", "done", "cached", "skipped", "short", "frames", "faces_found", "faces_missed")
 _SHARD_PART = re.compile(r"^extract\.shard-(\d+)-of-(\d+)\.json$")
 
@@ -50,7 +57,7 @@ def write_outputs(out: Path, results: Iterable[Any], options: dict, shard: tuple
     ``results``: objects with the fields of ``frames.VideoResult``.
     """
     results = sorted(results, key=lambda r: (r.method, r.video))
-    rows = [row for r in results if not r.error for row in r.rows]
+    rows = [_with_dataset(row) for r in results if not r.error for row in r.rows]
     counts = dict.fromkeys(COUNTS, 0)
     for r in results:
         counts["videos"] += 1
@@ -104,8 +111,8 @@ def merge_shards(out: str | Path) -> dict:
     rows: list[dict] = []
     for i, _, _ in parts:
         with open(out / shard_name("frames.csv", (i, count)), newline="", encoding="utf-8") as f:
-            rows.extend(csv.DictReader(f))
-    rows.sort(key=lambda r: (r["method"], r["video"], int(r["frame_index"])))
+            rows.extend(_with_dataset(row) for row in csv.DictReader(f))
+    rows.sort(key=lambda r: (r["dataset"], r["method"], r["video"], int(r["frame_index"])))
     merged = {
         "options": summaries[0]["options"],
         "shards": [s for summary in summaries for s in summary["shards"]],
@@ -122,6 +129,9 @@ def merge_shards(out: str | Path) -> dict:
 def read_manifest(manifest: str | os.PathLike) -> list[dict[str, str]]:
     """Read and check ``frames.csv``: every column present, every label 0 or 1.
 
+    A manifest without the ``dataset`` column (written before it existed) is read with
+    ``dataset`` filled in: ``dfd`` for the DFD methods, else ``ffpp``.
+
     Returns:
         The rows as dicts of strings, in file order.
     """
@@ -129,13 +139,13 @@ def read_manifest(manifest: str | os.PathLike) -> list[dict[str, str]]:
     try:
         with open(manifest, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
-            missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
+            missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or []) and c != "dataset"]
             if missing:
                 raise DfrobustError(
                     f"manifest {manifest} lacks column(s) {missing}; expected {list(MANIFEST_COLUMNS)} "
                     "as written by `dfrobust extract`"
                 )
-            rows = list(reader)
+            rows = [_with_dataset(row) for row in reader]
     except OSError as e:
         raise DfrobustError(f"cannot read manifest {manifest}: {e.strerror or e}; run `dfrobust extract` first") from e
     for line, row in enumerate(rows, start=2):
@@ -146,15 +156,26 @@ def read_manifest(manifest: str | os.PathLike) -> list[dict[str, str]]:
     return rows
 
 
+def _with_dataset(row: dict[str, str]) -> dict[str, str]:
+    """``row`` with its ``dataset`` filled in when the manifest predates the column."""
+    if not row.get("dataset"):
+        row["dataset"] = "dfd" if row.get("method") in _DFD_METHODS else DEFAULT_DATASET
+    return row
+
+
 def video_key(row: Mapping[str, str], columns: Sequence[str] = VIDEO_KEY_COLUMNS) -> str:
-    """The key of a manifest row's video, e.g. ``"Deepfakes/c23/000_003"``."""
+    """The key of a manifest row's video: ``"Deepfakes/c23/000_003"`` for FF++ and DFD, with the
+    data set in front elsewhere (``"celebdf/Celeb-synthesis//id0_id16_0008"``), so that two data
+    sets never share a key while FF++ keys stay those of older manifests."""
     missing = [c for c in columns if c not in row]
     if missing:
         raise DfrobustError(
             f"manifest row has no column(s) {missing}; expected the frames.csv columns "
             f"{list(columns)}: re-run `dfrobust extract`"
         )
-    return "/".join(str(row[c]) for c in columns)
+    key = "/".join(str(row[c]) for c in columns)
+    dataset = row.get("dataset") or DEFAULT_DATASET
+    return key if dataset in _UNPREFIXED else f"{dataset}/{key}"
 
 
 class VideoIndex:
