@@ -7,6 +7,7 @@ Heavy imports (torch, av) happen inside the commands so ``dfrobust --help`` is i
 # the pipeline's order (PIPELINE), whatever order the imports ran in.
 from dfrobust.cli import (
     attack_video,  # noqa: F401
+    cross,  # noqa: F401
     demo,  # noqa: F401
     extract,  # noqa: F401
     index,  # noqa: F401
@@ -18,7 +19,19 @@ from dfrobust.cli import (
 )
 from dfrobust.cli.app import app
 
-PIPELINE = ("synth", "index", "extract", "train", "test", "report", "predict", "attack-video", "demo")
+PIPELINE = (
+    "synth",
+    "index",
+    "extract",
+    "train",
+    "test",
+    "cross",
+    "transfer",
+    "report",
+    "predict",
+    "attack-video",
+    "demo",
+)
 app.registered_commands.sort(key=lambda c: PIPELINE.index(c.name or c.callback.__name__))
 
 __all__ = ["app"]

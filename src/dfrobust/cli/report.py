@@ -29,6 +29,10 @@ def report(
     out: Annotated[Path, typer.Option("--out", help="HTML file to write; report.md and PNGs go beside it.")] = Path(
         "report.html"
     ),
+    cross: Annotated[
+        list[Path] | None,
+        typer.Option("--cross", help="A folder of `dfrobust cross` or `transfer` (cross.json, transfer.json); repeat."),
+    ] = None,
 ) -> None:
     """Write an offline HTML report (plots embedded), a Markdown summary and the PNG plots.
 
@@ -36,7 +40,7 @@ def report(
     """
     from dfrobust.report import summary_table, write_report
 
-    paths = write_report(runs, out)
+    paths = write_report(runs, out, cross=cross or ())
     header, rows = summary_table(paths.runs)
     if rows:
         console.print(summary_rich_table(header, rows, "Robust evaluation"))

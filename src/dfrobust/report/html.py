@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 from dfrobust.atomicio import write_bytes, write_text
 from dfrobust.eps import eps_label
 from dfrobust.errors import DfrobustError
+from dfrobust.report.generalisation import load_matrices, matrix_rows, matrix_section, method_rows, methods_section
 from dfrobust.report.results import RunResults, asr_columns, cell, load_runs, summary_table
 from dfrobust.runs import History
 
@@ -84,20 +85,28 @@ def _img(png: bytes, alt: str) -> str:
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
 
 
-def write_report(runs: Sequence[str | os.PathLike], out: str | os.PathLike) -> ReportPaths:
+def write_report(
+    runs: Sequence[str | os.PathLike], out: str | os.PathLike, cross: Sequence[str | os.PathLike] = ()
+) -> ReportPaths:
     """Write ``out`` (HTML), ``<stem>.md`` and the plot PNGs ``<stem>_<plot>.png`` beside it.
 
     Args:
         runs: one or more run folders (e.g. the clean and the FGSM-RS model).
         out: the HTML file to write; its folder is created.
+        cross: folders holding a ``cross.json`` and/or ``transfer.json`` (``dfrobust cross``,
+            ``dfrobust transfer``): a section each.
     """
-    from dfrobust.report import plots  # deferred: matplotlib is slow to import
+    from dfrobust.report import heatmaps, plots  # deferred: matplotlib is slow to import
 
     if not runs:
         raise DfrobustError("no run folder given; pass one or more, e.g. runs/clean runs/fgsm_rs")
     out = Path(out)
     loaded = load_runs(runs)
+    matrices = load_matrices(cross)
     figures = plots.all_figures(loaded)
+    extra = {"methods": heatmaps.method_heatmap(loaded)}
+    extra.update({f"matrix_{i}": heatmaps.matrix_heatmap(m) for i, m in enumerate(matrices)})
+    figures.update({key: png for key, png in extra.items() if png is not None})
     images: list[Path] = []
     for key, png in figures.items():
         images.append(out.with_name(f"{out.stem}_{key}.png"))
@@ -111,10 +120,10 @@ def write_report(runs: Sequence[str | os.PathLike], out: str | os.PathLike) -> R
                 continue
             images.append(out.with_name(f"{out.stem}_history_{i}.png"))
             figures[f"history_{i}"] = images[-1].read_bytes()
-    page = _html_page(loaded, figures)
+    page = _html_page(loaded, figures, matrices)
     write_text(out, page)
     markdown = out.with_suffix(".md")
-    write_text(markdown, _markdown(loaded, images))
+    write_text(markdown, _markdown(loaded, images, matrices))
     log.info("report written to %s (%d plots)", out, len(images))
     return ReportPaths(out, markdown, images, loaded)
 
@@ -132,7 +141,7 @@ _STAGES_NOTE = (
 )
 
 
-def _html_page(runs: Sequence[RunResults], pngs: Mapping[str, bytes]) -> str:
+def _html_page(runs: Sequence[RunResults], pngs: Mapping[str, bytes], matrices: Sequence[Mapping] = ()) -> str:
     names = ", ".join(r.name for r in runs)
     parts = [
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
@@ -147,6 +156,8 @@ def _html_page(runs: Sequence[RunResults], pngs: Mapping[str, bytes]) -> str:
         if key in pngs:
             parts.append(f"<h2>{heading}</h2>{_img(pngs[key], heading)}")
     parts.append(_stages_section(runs, pngs.get("auto_stages")))
+    parts.append(methods_section(runs, pngs.get("methods"), _html_table, _img))
+    parts += [matrix_section(m, pngs.get(f"matrix_{i}"), _html_table, _img) for i, m in enumerate(matrices)]
     parts.append(_robustness_section(runs))
     for i, run in enumerate(runs):
         parts.append(_run_section(run, pngs.get(f"history_{i}"), pngs.get(f"examples_{i}")))
@@ -232,11 +243,17 @@ def _run_section(run: RunResults, history_png: bytes | None, examples_png: bytes
     return "".join(parts)
 
 
-def _markdown(runs: Sequence[RunResults], images: Sequence[Path]) -> str:
+def _markdown(runs: Sequence[RunResults], images: Sequence[Path], matrices: Sequence[Mapping] = ()) -> str:
     lines = [f"# dfrobust report: {', '.join(r.name for r in runs)}", ""]
     header, rows = summary_table(runs)
     if rows:
         lines += [_markdown_table(header, rows), ""]
+    header, rows = method_rows(runs)
+    if rows:
+        lines += ["## Per manipulation method", "", _markdown_table(header, rows), ""]
+    for matrix in matrices:
+        heading, header, rows = matrix_rows(matrix)
+        lines += [f"## {heading}", "", _markdown_table(header, rows), ""]
     for run in runs:
         if run.history is not None and len(run.history):
             lines.append(f"- {run.name}: {len(run.history)} epochs; {_co_flags(run.history)}")

@@ -12,7 +12,7 @@ from typing import Any
 from dfrobust.attacks.registry import display_rank
 from dfrobust.eps import eps_label
 from dfrobust.errors import DfrobustError
-from dfrobust.evaluation.results import read_csv_rows, read_summary
+from dfrobust.evaluation.results import read_csv_rows, read_groups, read_summary
 from dfrobust.runs import CONFIG_FILE, EVAL_DIR, HISTORY_FILE, History
 
 SUMMARY_METRICS = ("accuracy", "precision", "recall", "f1", "auroc", "ap", "eer", "video_accuracy", "video_auroc")
@@ -27,7 +27,8 @@ class RunResults:
     ``summary`` rows have ``condition`` (str), ``eps`` (float) and numeric metrics;
     ``predictions`` rows are ``predictions.csv`` rows with numbers parsed; ``checks`` the
     gradient-masking checks of summary.json (name, status, values); ``examples`` maps a
-    folder of eval/examples to its (clean.png, adv.png, caption) triples.
+    folder of eval/examples to its (clean.png, adv.png, caption) triples; ``groups`` the
+    per-group rows (``{"method": rows, ...}``, see :mod:`dfrobust.evaluation.groups`).
     """
 
     name: str
@@ -39,6 +40,7 @@ class RunResults:
     checks: list[dict[str, Any]] = field(default_factory=list)
     predictions: list[dict[str, Any]] = field(default_factory=list)
     examples: dict[str, list[tuple[Path, Path, str]]] = field(default_factory=dict)
+    groups: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def condition_rank(condition: str) -> tuple[int, str]:
@@ -96,6 +98,7 @@ def load_run(path: str | os.PathLike, name: str | None = None) -> RunResults:
     if (eval_dir / "predictions.csv").is_file():
         run.predictions = read_csv_rows(eval_dir / "predictions.csv")
     run.examples = _load_examples(eval_dir / "examples", records)
+    run.groups = read_groups(eval_dir)
     if run.history is None and not run.summary and not run.config_text:
         raise DfrobustError(
             f"{path} holds no config.yaml, history.csv or eval/ results; "
