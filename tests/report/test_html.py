@@ -338,3 +338,74 @@ def test_report_renders_in_headless_chromium(two_runs_report: ReportPaths, tmp_p
     _headless([f"--screenshot={shot}", paths.html.resolve().as_uri()], tmp_path)
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.shape == (900, 1200) and pixels.std() > 10
+
+
+def _generalisation_report(root: Path) -> ReportPaths:
+    """A run with per-method groups in summary.json, and hand-written cross/transfer matrices."""
+    run = make_run(root / "clean", robust=False)
+    summary_path = run / "eval" / "summary.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    summary["groups"] = {
+        "method": [
+            {
+                "group": m,
+                "condition": c,
+                "eps": eps_label(e),
+                "eps_value": e,
+                "real_frames": 30,
+                "fake_frames": 15,
+                "accuracy": a,
+                "auroc": a + 0.05,
+            }
+            for m, a in (("Deepfakes", 0.9), ("FaceSwap", 0.6))
+            for c, e in (("clean", 0.0), ("pgd", EPS))
+        ]
+    }
+    summary_path.write_text(json.dumps(summary), encoding="utf-8")
+    metrics = {
+        "frames": 40,
+        "accuracy": 0.7,
+        "auroc": 0.8,
+        "video_accuracy": 0.75,
+        "video_auroc": 0.85,
+        "asr_evasion": 0.2,
+    }
+    cross = [
+        {"train": "clean", "test": t, "condition": c, "eps": e, **metrics}
+        for t in ("ffpp_c23", "celebdf")
+        for c, e in (("clean", "0"), ("pgd", "4/255"))
+    ]
+    (root / "cross").mkdir()
+    (root / "cross" / "cross.json").write_text(json.dumps({"kind": "cross", "rows": cross}), encoding="utf-8")
+    transfer = [
+        {"source": "clean", "target": t, "condition": "pgd", "eps": "4/255", **metrics, "clean_accuracy": 0.9}
+        for t in ("clean", "fgsm_rs")
+    ]
+    (root / "cross" / "transfer.json").write_text(json.dumps({"kind": "transfer", "rows": transfer}), encoding="utf-8")
+    return write_report([run], root / "out" / "report.html", cross=[root / "cross"])
+
+
+def test_generalisation_sections_per_method_cross_and_transfer(tmp_path: Path) -> None:
+    paths = _generalisation_report(tmp_path)
+    page = paths.html.read_text(encoding="utf-8")
+    for heading in (
+        "Per manipulation method",
+        "Cross evaluation: train set x test set",
+        "Transfer attacks: source x target",
+    ):
+        assert f"<h2>{heading}</h2>" in page
+    assert "all real frames" in page and "<td>FaceSwap</td><td>pgd 4/255</td>" in page
+    assert "<td>clean</td><td>celebdf</td><td>pgd</td><td>4/255</td>" in page
+    assert {"report_methods.png", "report_matrix_0.png", "report_matrix_1.png"} <= {p.name for p in paths.images}
+    markdown = paths.markdown.read_text(encoding="utf-8")
+    assert "## Per manipulation method" in markdown and "| clean | fgsm_rs | pgd | 4/255 |" in markdown
+
+
+def test_generalisation_sections_render_in_headless_chromium(tmp_path: Path) -> None:
+    _chromium()  # skips without a browser, before any work
+    paths = _generalisation_report(tmp_path)
+    dom = _headless(["--dump-dom", paths.html.resolve().as_uri()], tmp_path).stdout
+    assert "Transfer attacks: source x target" in dom and dom.count("<img") == len(_images(paths.html.read_text()))
+    shot = tmp_path / "shot.png"
+    _headless([f"--screenshot={shot}", paths.html.resolve().as_uri()], tmp_path)
+    assert np.asarray(Image.open(shot).convert("L"), dtype=float).std() > 10
