@@ -33,13 +33,23 @@ def test_demo_fast_from_nothing_to_a_report_then_resumes(tmp_path: Path) -> None
         env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    table = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    lines = result.stdout.splitlines()
+    tables = " ".join(lines).split("└")  # the summary, per-method and transfer tables, in order
+    first = lines[: next(i for i, x in enumerate(lines) if x.startswith("└"))]
+    table = [line for line in first if line.startswith("│")]
     assert [[cell.strip() for cell in line.split("│")[1:3]] for line in table] == [
         [model, condition] for model in ("clean", "fgsm_rs") for condition in ("clean", "fgsm", "pgd", "square")
     ]
     assert f"report: {(out / 'report.html').resolve()}" in result.stdout.replace("\n", "")
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count("<img ") >= 6 and "Run fgsm_rs" in page and "catastrophic" in page
+    assert "Per manipulation method" in page and "Transfer attacks: source x target" in page
+    assert "Deepfakes" in tables[1] and "Face2Face" in tables[1]
+    transfer = json.loads((out / "transfer" / "transfer.json").read_text(encoding="utf-8"))
+    assert [(r["source"], r["target"], r["condition"]) for r in transfer["rows"]] == [
+        ("clean", "clean", "pgd"),
+        ("clean", "fgsm_rs", "pgd"),
+    ]
     assert (out / "report.md").is_file()
     for run in ("clean", "fgsm_rs"):
         summary = json.loads((out / "runs" / run / "eval" / "summary.json").read_text(encoding="utf-8"))
@@ -50,9 +60,11 @@ def test_demo_fast_from_nothing_to_a_report_then_resumes(tmp_path: Path) -> None
             ("square", "4/255"),
         ]
         assert summary["options"]["n_queries"] == FAST.n_queries
+        assert {r["group"] for r in summary["groups"]["method"]} == {"Deepfakes", "Face2Face"}
 
     # A rerun keeps every finished stage: same checkpoints, same evaluation files.
     kept = [out / "runs" / r / f for r in ("clean", "fgsm_rs") for f in ("checkpoints/last.ckpt", "eval/summary.json")]
+    kept.append(out / "transfer" / "cells" / "clean__to__fgsm_rs" / "summary.json")
     before = [p.stat().st_mtime_ns for p in kept]
     again = run_demo(out, fast=True)
     assert [p.stat().st_mtime_ns for p in kept] == before

@@ -1,10 +1,12 @@
-"""The one-command demo: synth -> extract -> train clean -> train FGSM-RS -> test both -> report.
+"""The one-command demo: synth -> extract -> train clean -> train FGSM-RS -> test both -> transfer -> report.
 
 Everything lands under one folder (``demo/`` by default)::
 
     demo/ffpp/                   the synthetic FF++ root (dfrobust synth)
     demo/frames/frames.csv       K frames per video (dfrobust extract)
-    demo/runs/clean/, demo/runs/fgsm_rs/   trained detectors (dfrobust train) + eval/ (dfrobust test)
+    demo/runs/clean/, demo/runs/fgsm_rs/   trained detectors (dfrobust train) + eval/ (dfrobust test),
+                                 overall and per manipulation method (Deepfakes, Face2Face)
+    demo/transfer/               the clean model's PGD frames scored by both models (dfrobust transfer)
     demo/report.html, report.md, report_*.png   the comparison (dfrobust report)
 
 Each stage calls the library function its command calls, and each is resumable, so a
@@ -44,6 +46,7 @@ class DemoOptions:
     """The demo's size: data set, frames, training epochs, attack budget and effort."""
 
     pairs: int = 40
+    methods: tuple[str, ...] = ("Deepfakes", "Face2Face")  # a swap and a reenactment: per-method rows
     video_frames: int = 48
     size: int = 128
     frames_per_video: int = 10
@@ -121,7 +124,9 @@ def run_demo(
     for name, run_dir in runs.items():
         _test(run_dir, opts, progress)
         seconds[f"test {name}"] = time.perf_counter() - began - sum(seconds.values())
-    report = write_report(list(runs.values()), out / "report.html")
+    _transfer(runs["clean"], list(runs.values()), out / "transfer", opts, progress)
+    seconds["transfer"] = time.perf_counter() - began - sum(seconds.values())
+    report = write_report(list(runs.values()), out / "report.html", cross=[out / "transfer"])
     seconds["report"] = time.perf_counter() - began - sum(seconds.values())
     log.info("demo: %s", ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
     return DemoResult(out, report, seconds)
@@ -130,10 +135,11 @@ def run_demo(
 def _synth(root: Path, opts: DemoOptions, progress: ProgressFactory, workers: int | None) -> None:
     from dfrobust.synth import synthesize
 
-    with progress("synth", 4 * opts.pairs, "videos") as advance:
+    with progress("synth", 2 * opts.pairs * (1 + len(opts.methods)), "videos") as advance:
         synthesize(
             root,
             pairs=opts.pairs,
+            methods=opts.methods,
             frames=opts.video_frames,
             size=opts.size,
             seed=opts.seed,
@@ -211,3 +217,15 @@ def _test(run_dir: Path, opts: DemoOptions, progress: ProgressFactory) -> None:
     job = prepare_run_eval(run_dir, options)
     with progress(f"test {run_dir.name}", job.steps, "steps") as advance:
         run_eval(job, on_progress=advance)
+
+
+def _transfer(source: Path, targets: list[Path], out: Path, opts: DemoOptions, progress: ProgressFactory) -> None:
+    """The clean model's PGD frames (white box) scored by every demo model; kept when done."""
+    from dfrobust.evaluation import EvalOptions
+    from dfrobust.evaluation.cross import transfer_evaluate
+
+    options = EvalOptions(
+        attacks=("pgd",), eps=(opts.eps,), pgd_steps=opts.pgd_steps, limit=opts.eval_limit, seed=opts.seed, sanity=False
+    )
+    with progress("transfer", 1 + len(targets), "evaluations") as advance:
+        transfer_evaluate([source], targets, options, out, on_stage=lambda _: advance())

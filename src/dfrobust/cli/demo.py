@@ -22,16 +22,30 @@ def demo(
     force: Annotated[bool, typer.Option("--force", help="Delete the demo's folders and redo every stage.")] = False,
     workers: Annotated[int | None, typer.Option(help="Processes for synth/extract (default: one per core).")] = None,
 ) -> None:
-    """Synth -> extract -> train clean and FGSM-RS -> test (clean, FGSM, PGD, Square) -> report.
+    """Synth -> extract -> train clean and FGSM-RS -> test (clean, FGSM, PGD, Square; overall and per
+    method) -> transfer (the clean model's PGD frames scored by both) -> report.
 
     Rerunning skips finished stages. Python: ``dfrobust.demo.run_demo("demo", fast=False)``.
     """
+    import json
+
+    from dfrobust.cli.cross import matrix_table
     from dfrobust.demo import run_demo
     from dfrobust.report import summary_table
+    from dfrobust.report.generalisation import method_rows
+    from dfrobust.report.results import cell
 
     result = run_demo(out, fast=fast, force=force, progress=progress_bar, workers=workers)
     header, rows = summary_table(result.report.runs)
     console.print(summary_rich_table(header, rows, "dfrobust demo: model x condition"))
+    header, rows = method_rows(result.report.runs)
+    keep = [header.index(c) for c in ("model", "method", "condition", "accuracy", "auroc")]
+    rows = [[cell(row[i]) for i in keep] for row in rows]
+    console.print(
+        summary_rich_table([header[i] for i in keep], rows, "per manipulation method (its fakes + all reals)")
+    )
+    transfer = json.loads((out / "transfer" / "transfer.json").read_text(encoding="utf-8"))
+    console.print(matrix_table(transfer, "source", "target", "transfer: the clean model's PGD frames"))
     timings = ", ".join(f"{stage} {s:.0f} s" for stage, s in result.seconds.items())
     err_console.print(f"stages: {timings}")
     console.print(f"report: {result.report.html.resolve()}")
