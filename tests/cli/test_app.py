@@ -9,7 +9,19 @@ import sys
 
 import dfrobust
 
-PIPELINE = ["synth", "index", "extract", "train", "test", "report", "predict", "attack-video", "demo"]
+PIPELINE = [
+    "synth",
+    "index",
+    "extract",
+    "train",
+    "test",
+    "cross",
+    "transfer",
+    "report",
+    "predict",
+    "attack-video",
+    "demo",
+]
 
 
 def _dfrobust(*args: str) -> subprocess.CompletedProcess:
