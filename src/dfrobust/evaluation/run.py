@@ -4,7 +4,10 @@
 Example::
 
     job = prepare_run_eval("runs/demo", EvalOptions(eps=(4 / 255,), n_queries=300))
-    summary = run_eval(job, on_progress=advance)
+    summary = run_eval(job, on_progress=advance, save_adv="adv/demo")   # save_adv: optional
+
+The frames' manifest columns (method, compression, dataset, and attack/eps for frames saved
+by ``save_adv``) feed the per-group rows of :mod:`dfrobust.evaluation.groups`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +24,10 @@ import torch
 from torch import nn
 
 from dfrobust.data.dataset import FFDataset
+from dfrobust.data.manifest import read_manifest
 from dfrobust.data.transforms import model_transform
 from dfrobust.errors import DfrobustError
+from dfrobust.evaluation.adversarial_frames import AdvFrameWriter
 from dfrobust.evaluation.evaluate import count_steps, evaluate
 from dfrobust.evaluation.options import EvalOptions
 from dfrobust.evaluation.results import save_eval
@@ -88,9 +93,31 @@ def prepare_run_eval(
     return EvalJob(model, dataset, options, target, run_dir / EVAL_DIR, meta)
 
 
-def run_eval(job: EvalJob, on_progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Evaluate the job and write its ``eval/`` folder; returns what ``summary.json`` holds."""
+GROUP_COLUMNS = ("method", "compression", "dataset", "attack", "eps")
+
+
+def run_eval(
+    job: EvalJob,
+    on_progress: Callable[[int], None] | None = None,
+    save_adv: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """Evaluate the job and write its ``eval/`` folder; returns what ``summary.json`` holds.
+
+    Args:
+        save_adv: also write every scored frame as PNG plus a ``frames.csv`` into this folder
+            (:mod:`dfrobust.evaluation.adversarial_frames`).
+    """
     began = time.perf_counter()
-    result = evaluate(job.model, job.dataset, job.options, device=job.device, on_progress=on_progress)
+    rows = {str(Path(r["path"])): r for r in read_manifest(job.meta["manifest"]) if r["split"] == job.meta["split"]}
+    writer = None
+    if save_adv is not None:
+        writer = AdvFrameWriter(save_adv, rows, job.meta["split"], job.meta["run"])
+    result = evaluate(job.model, job.dataset, job.options, device=job.device, on_progress=on_progress, on_batch=writer)
+    present = [c for c in GROUP_COLUMNS if c in next(iter(rows.values()), {})]
+    result.frame_columns = {c: [rows.get(p, {}).get(c, "") for p in result.paths] for c in present}
     meta = {**job.meta, "seconds": round(time.perf_counter() - began, 2)}
+    if writer is not None:
+        manifest = writer.close({**job.meta, "options": asdict(job.options)})
+        meta["saved_frames"] = str(manifest)
+        log.info("adversarial frames written to %s", manifest)
     return save_eval(result, job.out_dir, job.options, meta)
