@@ -114,3 +114,27 @@ def test_clear_errors(model: TinyCNN, call, message: str) -> None:
     x, y = tiny_data()
     with pytest.raises(DfrobustError, match=message.replace("[", r"\[").replace("]", r"\]")):
         call(model, x, y)
+
+
+@pytest.mark.parametrize("name", ["pgd", "square", "apgd", "auto"])
+def test_sample_generators_make_each_sample_independent_of_its_batch(name: str) -> None:
+    from dfrobust.attacks import get_attack
+    from dfrobust.attacks.base import SampleGenerators
+    from tinymodels import tiny_data, trained_tiny_cnn
+
+    model, (x, y) = trained_tiny_cnn().eval(), tiny_data(12)
+    budgets = {
+        "pgd": {"steps": 3},
+        "square": {"n_queries": 40},
+        "apgd": {"steps": 5},
+        "auto": {"steps": 3, "n_queries": 20},
+    }
+    fn, seeds = get_attack(name).fn, [1000 + i for i in range(12)]
+    whole = fn(model, x, y, eps=8 / 255, generator=SampleGenerators(seeds), **budgets[name])
+    parts = [
+        fn(model, x[s], y[s], eps=8 / 255, generator=SampleGenerators(seeds[s]), **budgets[name])
+        for s in (slice(0, 5), slice(5, 12))
+    ]
+    assert torch.allclose(whole.x_adv, torch.cat([p.x_adv for p in parts]), atol=1e-6)
+    assert torch.equal(whole.queries, torch.cat([p.queries for p in parts]))
+    assert torch.equal(whole.success, torch.cat([p.success for p in parts]))

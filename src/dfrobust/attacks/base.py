@@ -71,7 +71,7 @@ def check_count(value: int, name: str) -> int:
     return value
 
 
-def check_inputs(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None) -> None:
+def check_inputs(x: torch.Tensor, y: torch.Tensor, generator: Generator | None) -> None:
     """Shapes (N, C, H, W) and (N,), values in [0, 1], a generator on the images' device."""
     if x.dim() != 4 or y.shape != (x.shape[0],):
         raise DfrobustError(f"Expected images (N, C, H, W) and labels (N,), got {tuple(x.shape)} and {tuple(y.shape)}")
@@ -81,7 +81,9 @@ def check_inputs(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | 
             f"Expected images in [0, 1], got values in [{lo:.3g}, {hi:.3g}]; pass unnormalised "
             "images (the model normalises them itself)"
         )
-    if generator is not None and generator.device.type != x.device.type:
+    if isinstance(generator, SampleGenerators):
+        _check_count(generator, x.shape[0])  # CPU generators: their draws are moved to x's device
+    elif generator is not None and generator.device.type != x.device.type:
         raise DfrobustError(
             f"Expected a torch.Generator on {x.device.type} (the images' device), got one on "
             f"{generator.device.type}; build it with torch.Generator(device=x.device)"
@@ -134,9 +136,78 @@ def input_grad(model: Model, x_adv: torch.Tensor, y: torch.Tensor, loss: str = "
     return loss_and_grad(model, x_adv, y, loss)[2]
 
 
-def uniform(x: torch.Tensor, bound: float, generator: torch.Generator | None) -> torch.Tensor:
+class SampleGenerators:
+    """One CPU ``torch.Generator`` per sample, so a sample's draws do not depend on its batch.
+
+    Evaluation keys each frame's stream on (seed, frame, condition): the frame then gets the
+    same adversarial example whatever its batch, shard, process or device. Accepted wherever
+    an attack takes ``generator``; the draw helpers below (:func:`rand`, :func:`randint`,
+    :func:`uniform`) draw per sample on the CPU and concatenate, then move the result to the
+    images' device, so the numbers are the same on every device. ::
+
+        gens = SampleGenerators([1234, 5678])      # one seed per sample
+        x_adv = pgd(model, x, y, eps=4 / 255, generator=gens).x_adv
+        gens.subset(torch.tensor([1]))             # the generators of sample 1 only (shared state)
+    """
+
+    device = torch.device("cpu")
+
+    def __init__(self, seeds: list[int] | None = None, *, generators: list[torch.Generator] | None = None) -> None:
+        self.generators = generators if generators is not None else [torch.Generator().manual_seed(s) for s in seeds]
+
+    def __len__(self) -> int:
+        return len(self.generators)
+
+    def __getitem__(self, i: int) -> torch.Generator:
+        return self.generators[i]
+
+    def subset(self, index: torch.Tensor | list[int]) -> SampleGenerators:
+        """The generators of samples ``index`` (a long index or a bool mask), sharing their state."""
+        index = torch.as_tensor(index)
+        if index.dtype == torch.bool:
+            index = index.nonzero().squeeze(1)
+        return SampleGenerators(generators=[self.generators[i] for i in index.tolist()])
+
+
+Generator = torch.Generator | SampleGenerators
+
+
+def subset(generator: Generator | None, index: torch.Tensor) -> Generator | None:
+    """``generator`` for the samples ``index``: per-sample generators are indexed, others shared."""
+    return generator.subset(index) if isinstance(generator, SampleGenerators) else generator
+
+
+def rand(generator: Generator | None, n: int, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """(n, *shape) float32 U(0, 1), from ``generator`` (per sample for :class:`SampleGenerators`)."""
+    if isinstance(generator, SampleGenerators):
+        _check_count(generator, n)
+        draws = [torch.rand(shape, generator=g) for g in generator.generators]
+        return (torch.stack(draws) if draws else torch.empty((0, *shape))).to(device)
+    return torch.rand((n, *shape), generator=generator, device=device)
+
+
+def randint(
+    generator: Generator | None, low: int, high: int, n: int, shape: tuple[int, ...], device: torch.device
+) -> torch.Tensor:
+    """(n, *shape) int64 in [low, high), from ``generator`` (per sample for :class:`SampleGenerators`)."""
+    if isinstance(generator, SampleGenerators):
+        _check_count(generator, n)
+        draws = [torch.randint(low, high, shape, generator=g) for g in generator.generators]
+        return (torch.stack(draws) if draws else torch.empty((0, *shape), dtype=torch.long)).to(device)
+    return torch.randint(low, high, (n, *shape), generator=generator, device=device)
+
+
+def _check_count(generator: SampleGenerators, n: int) -> None:
+    if len(generator) != n:
+        raise DfrobustError(f"Expected one generator per sample ({n}), got {len(generator)}")
+
+
+def uniform(x: torch.Tensor, bound: float, generator: Generator | None) -> torch.Tensor:
     """U(-bound, bound) noise shaped like ``x``, drawn from ``generator`` (default: torch's)."""
-    noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float32)
+    if isinstance(generator, SampleGenerators):
+        noise = rand(generator, x.shape[0], tuple(x.shape[1:]), x.device)
+    else:
+        noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float32)
     return (2 * noise - 1) * bound
 
 
@@ -165,4 +236,4 @@ def spent(n: int, per_sample: int, device: torch.device) -> torch.Tensor:
     return torch.full((n,), per_sample, dtype=torch.long, device=device)
 
 
-__all__ = ["LOSSES", "Attack", "AttackResult", "Model", "check_eps", "margin", "per_sample_loss"]
+__all__ = ["LOSSES", "Attack", "AttackResult", "Model", "SampleGenerators", "check_eps", "margin", "per_sample_loss"]

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import torch
 
-from dfrobust.attacks.base import AttackResult, Model, check_count, check_inputs, query, scored
+from dfrobust.attacks.base import AttackResult, Model, check_count, check_inputs, query, scored, subset
 from dfrobust.eps import check_eps
 from dfrobust.errors import DfrobustError
 
@@ -86,7 +86,7 @@ def auto(
     eps, members = check_eps(eps), check_members(members)
     steps, n_queries = check_count(steps, "steps"), check_count(n_queries, "n_queries")
     check_inputs(x, y, generator)
-    generator = generator or torch.Generator(device=x.device).manual_seed(0)
+    generator = torch.Generator(device=x.device).manual_seed(0) if generator is None else generator
     budgets = {"steps": steps, "n_queries": n_queries}
     y = y.to(x.device)
     x_adv, queries = x.detach().clone(), torch.zeros(len(y), dtype=torch.long, device=x.device)
@@ -99,7 +99,7 @@ def auto(
         spent = 0
         if len(todo):
             kwargs = {k: v for k, v in budgets.items() if k in spec.eval_options}
-            result = spec.fn(model, x[todo], y[todo], eps=eps, generator=generator, **kwargs)
+            result = spec.fn(model, x[todo], y[todo], eps=eps, generator=subset(generator, todo), **kwargs)
             x_adv[todo] = result.x_adv.to(x.dtype)
             queries[todo] += result.queries
             spent = int(result.queries.sum())

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from dfrobust.attacks.base import Model, check_count, loss_and_grad, per_sample_loss
+from dfrobust.attacks.base import Generator, Model, SampleGenerators, check_count, loss_and_grad, per_sample_loss
 from dfrobust.errors import DfrobustError
 
 Transform = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]
@@ -135,15 +135,20 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(x, kernel[:, None].expand(c, 1, -1, 1), groups=c)
 
 
+def _draw_device(generator: torch.Generator | None, x: torch.Tensor) -> torch.device:
+    """Where a draw happens: on the generator's device (a per-sample generator is on the CPU)."""
+    return x.device if generator is None else generator.device
+
+
 def _uniform(bounds: tuple[float, float], generator: torch.Generator | None, device: torch.device) -> float:
-    u = torch.rand((), generator=generator, device=device).item()
+    u = torch.rand((), generator=generator, device=device if generator is None else generator.device).item()
     return bounds[0] + u * (bounds[1] - bounds[0])
 
 
 def random_jpeg(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """:func:`jpeg` at a quality drawn uniformly from :data:`JPEG_QUALITY`."""
     lo, hi = JPEG_QUALITY
-    quality = int(torch.randint(lo, hi + 1, (), generator=generator, device=x.device).item())
+    quality = int(torch.randint(lo, hi + 1, (), generator=generator, device=_draw_device(generator, x)).item())
     return jpeg(x, quality)
 
 
@@ -165,7 +170,7 @@ def random_resize(x: torch.Tensor, generator: torch.Generator | None) -> torch.T
 def random_noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """Gaussian noise with a standard deviation drawn from :data:`NOISE_STD`, clipped to [0, 1]."""
     std = _uniform(NOISE_STD, generator, x.device)
-    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    noise = torch.randn(x.shape, generator=generator, device=_draw_device(generator, x), dtype=x.dtype).to(x.device)
     return (x + std * noise).clamp(0, 1)
 
 
@@ -206,11 +211,16 @@ def eot_generator(
     return torch.Generator(device=x.device).manual_seed(0)
 
 
-def random_transform(x: torch.Tensor, transforms: Sequence[str], generator: torch.Generator | None) -> torch.Tensor:
-    """One draw: a transformation picked uniformly from ``transforms`` (identity if none), applied to the batch."""
+def random_transform(x: torch.Tensor, transforms: Sequence[str], generator: Generator | None) -> torch.Tensor:
+    """One draw: a transformation picked uniformly from ``transforms`` (identity if none), applied to the batch.
+
+    With per-sample :class:`~dfrobust.attacks.base.SampleGenerators` each sample draws its own.
+    """
     if not transforms:
         return x
-    pick = int(torch.randint(len(transforms), (), generator=generator, device=x.device).item())
+    if isinstance(generator, SampleGenerators):
+        return torch.cat([random_transform(x[i : i + 1], transforms, g) for i, g in enumerate(generator.generators)])
+    pick = int(torch.randint(len(transforms), (), generator=generator, device=_draw_device(generator, x)).item())
     return TRANSFORMS[transforms[pick]](x, generator)
 
 

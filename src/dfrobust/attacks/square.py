@@ -11,7 +11,19 @@ import math
 
 import torch
 
-from dfrobust.attacks.base import AttackResult, Model, check_count, check_inputs, query, scored
+from dfrobust.attacks.base import (
+    AttackResult,
+    Generator,
+    Model,
+    SampleGenerators,
+    check_count,
+    check_inputs,
+    query,
+    rand,
+    randint,
+    scored,
+    subset,
+)
 from dfrobust.eps import check_eps
 from dfrobust.errors import DfrobustError
 
@@ -30,20 +42,20 @@ def _square_side(p_init: float, it: int, n_queries: int, h: int, w: int) -> int:
 
 
 def _square_windows(
-    n: int, h: int, w: int, side: int, generator: torch.Generator, device: torch.device
+    n: int, h: int, w: int, side: int, generator: Generator, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Index tensors (n, 1, 1), (n, side, 1), (n, 1, side) picking one random window per sample.
 
     ``t[sample, :, rows, cols]`` then reads or writes all windows at once, shape (n, side, side, C).
     """
     offsets = torch.arange(side, device=device)
-    top = torch.randint(0, h - side, (n, 1, 1), generator=generator, device=device)
-    left = torch.randint(0, w - side, (n, 1, 1), generator=generator, device=device)
+    top = randint(generator, 0, h - side, n, (1, 1), device)
+    left = randint(generator, 0, w - side, n, (1, 1), device)
     sample = torch.arange(n, device=device)[:, None, None]
     return sample, top + offsets[None, :, None], left + offsets[None, None, :]
 
 
-def _draw_squares(lo: torch.Tensor, hi: torch.Tensor, old: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def _draw_squares(lo: torch.Tensor, hi: torch.Tensor, old: torch.Tensor, generator: Generator) -> torch.Tensor:
     """New window contents ``x -/+ eps`` (clipped), one sign per sample and channel.
 
     All tensors are windows (n, side, side, C). Signs that would leave a window unchanged are
@@ -52,7 +64,11 @@ def _draw_squares(lo: torch.Tensor, hi: torch.Tensor, old: torch.Tensor, generat
     n, c = old.shape[0], old.shape[-1]
     new, redraw = old, torch.ones(n, dtype=torch.bool, device=old.device)
     for _ in range(_MAX_REDRAWS):
-        up = torch.rand((n, 1, 1, c), generator=generator, device=old.device) < 0.5
+        if isinstance(generator, SampleGenerators):  # only the samples redrawing consume draws
+            up = torch.zeros((n, 1, 1, c), dtype=torch.bool, device=old.device)
+            up[redraw] = rand(subset(generator, redraw), int(redraw.sum()), (1, 1, c), old.device) < 0.5
+        else:
+            up = torch.rand((n, 1, 1, c), generator=generator, device=old.device) < 0.5
         new = torch.where(redraw[:, None, None, None], torch.where(up, hi, lo), new)
         redraw &= (new == old).all(dim=(1, 2, 3))
         if not redraw.any():
@@ -69,7 +85,7 @@ def square(
     n_queries: int = 1000,
     p_init: float = 0.8,
     seed: int = 0,
-    generator: torch.Generator | None = None,
+    generator: Generator | None = None,
 ) -> AttackResult:
     """L-inf Square Attack (Andriushchenko et al., ECCV 2020, arXiv:1912.00049), black-box.
 
@@ -82,13 +98,14 @@ def square(
         n_queries: query budget per sample.
         p_init: initial fraction of pixels a square covers.
         seed: builds the generator when ``generator`` is None, so runs are reproducible.
-        generator: torch.Generator on ``x``'s device.
+        generator: torch.Generator on ``x``'s device, or per-sample
+            :class:`~dfrobust.attacks.base.SampleGenerators`.
     """
     eps, n_queries = check_eps(eps), check_count(n_queries, "n_queries")
     if not 0 < p_init <= 1:
         raise DfrobustError(f"Expected p_init in (0, 1], got {p_init!r}")
     check_inputs(x, y, generator)
-    generator = generator or torch.Generator(device=x.device).manual_seed(seed)
+    generator = torch.Generator(device=x.device).manual_seed(seed) if generator is None else generator
     n, c, h, w = x.shape
     if min(h, w) < 2:
         raise DfrobustError(f"Square needs images of at least 2 x 2 pixels, got {h} x {w}")
@@ -101,7 +118,8 @@ def square(
     active = (m_clean > 0).nonzero().squeeze(1)
     xs, ys, m_clean = x0[active], y[active], m_clean[active]
     lo, hi = (xs - eps).clamp(0, 1), (xs + eps).clamp(0, 1)
-    stripes = torch.rand((len(active), c, 1, w), generator=generator, device=x.device) < 0.5
+    sample_gens = subset(generator, active)  # per-sample streams follow the active samples
+    stripes = rand(sample_gens, len(active), (c, 1, w), x.device) < 0.5
     x_best = torch.where(stripes, hi, lo).contiguous(memory_format=torch.channels_last)
     m_best = _margins(model, x_best, ys)
     # Unlike the reference, the stripes too must lower the margin: the result never does worse than x.
@@ -116,15 +134,16 @@ def square(
             queries[done], success[done] = 1 + it, m_best[finished] <= 0
             keep = ~finished
             active, ys, lo, hi, x_best, m_best = (t[keep] for t in (active, ys, lo, hi, x_best, m_best))
+            sample_gens = subset(sample_gens, keep)
         if len(active) == 0:
             break
         side = _square_side(p_init, it, n_queries, h, w)
-        sample, rows, cols = _square_windows(len(active), h, w, side, generator, x.device)
+        sample, rows, cols = _square_windows(len(active), h, w, side, sample_gens, x.device)
         old = x_best[sample, :, rows, cols]
         # Write the candidates into x_best in place, query, then undo the rejected ones:
         # this touches only the windows instead of whole images.
         x_best[sample, :, rows, cols] = _draw_squares(
-            lo[sample, :, rows, cols], hi[sample, :, rows, cols], old, generator
+            lo[sample, :, rows, cols], hi[sample, :, rows, cols], old, sample_gens
         )
         m_new = _margins(model, x_best, ys)
         rejected = m_new >= m_best
