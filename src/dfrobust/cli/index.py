@@ -94,7 +94,14 @@ def _summary_table(found) -> Table:
 
 def _print_missing(found) -> None:
     orphans = found.orphan_fakes()
-    absent = [m for m in found.missing if m not in orphans]
+    left_out = [m for m in found.missing if m not in orphans and m.reason != "not on disk"]
+    absent = [m for m in found.missing if m not in orphans and m not in left_out]
+    if left_out:  # DFD and Celeb-DF fakes whose two people fall in two splits
+        err_console.print(
+            f"[yellow]{len(left_out)} fake(s) left out of every split:[/] {left_out[0].reason.split(':')[0]} "
+            f"(e.g. {', '.join(m.video for m in left_out[:EXAMPLES])})",
+            highlight=False,
+        )
     if orphans:
         err_console.print(f"[yellow]{len(orphans)} fake(s) whose original is missing:[/]")
         for m in orphans[:MAX_LISTED]:

@@ -54,6 +54,9 @@ class ExtractConfig:
 
     ``size``: side of the saved face crops (default 256); for full frames the shorter
     side after resizing (default: keep the original size). ``shard`` = (i, n), 0 <= i < n.
+    ``split_seed``: seed of the splits a data set does not ship (DFD, Celeb-DF and DFDC
+    validation; see :func:`~dfrobust.data.layouts.index_root`); like ``splits_dir`` it
+    changes labels, not files, so a resumed job takes the splits of today's index.
     """
 
     root: Path
