@@ -2,4 +2,5 @@
 
 from dfrobust.cli import app
 
-app(prog_name="dfrobust")
+if __name__ == "__main__":  # not when a spawned process (dfrobust test --devices N) imports it
+    app(prog_name="dfrobust")

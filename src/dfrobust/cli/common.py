@@ -81,26 +81,36 @@ def parse_list(text: str | None) -> list[str] | None:
 
 
 @contextmanager
-def progress_bar(description: str, total: int, unit: str = "items") -> Iterator[Callable[..., None]]:
-    """A Rich progress bar on stderr; yields ``advance(n=1)`` for the library callback."""
+def progress_bar(
+    description: str, total: int, unit: str = "items", completed: int = 0
+) -> Iterator[Callable[..., None]]:
+    """A Rich progress bar on stderr; yields ``advance(n=1, stage=None)`` for the library callback.
+
+    ``completed``: work already done before (a resumed job), shown but not counted in the rate
+    or the time left; ``stage``: a line shown beside the bar (what runs now).
+    """
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"),
+        TextColumn("{task.fields[stage]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err_console,
         transient=False,
         disable=not err_console.is_terminal and os.environ.get("DFROBUST_PROGRESS") != "1",
     )
-    task = progress.add_task(description, total=total, rate="")
+    task = progress.add_task(description, total=total, completed=completed, rate="", stage="")
 
-    def advance(n: int = 1) -> None:
-        progress.advance(task, n)
+    def advance(n: int = 1, stage: str | None = None) -> None:
+        if stage is not None:
+            progress.update(task, stage=stage)
+        if n:
+            progress.advance(task, n)
         t = progress.tasks[task]
-        if t.elapsed:
-            progress.update(task, rate=f"{t.completed / t.elapsed:.2f} {unit}/s")
+        if t.elapsed and n:
+            progress.update(task, rate=f"{(t.completed - completed) / t.elapsed:.2f} {unit}/s")
 
     with progress:
         yield advance

@@ -12,6 +12,7 @@ from rich.table import Table
 from dfrobust.cli.app import app
 from dfrobust.cli.common import console, err_console, handles_errors, parse_list, progress_bar
 from dfrobust.eps import parse_eps
+from dfrobust.errors import DfrobustError
 
 
 @app.command("test")
@@ -52,13 +53,19 @@ def test_command(
     save_adv: Annotated[
         Path | None, typer.Option(help="Write every scored frame as PNG + frames.csv into this folder.")
     ] = None,
+    shard: Annotated[str, typer.Option(help="Evaluate only share I of N (whole videos), e.g. 0/4.")] = "0/1",
+    merge: Annotated[bool, typer.Option("--merge", help="Only join the finished shards' parts into eval/.")] = False,
+    devices: Annotated[int, typer.Option(help="Processes, one per GPU (or CPU share); rank 0 merges.")] = 1,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and a timed estimate; run nothing.")
+    ] = False,
 ) -> None:
     """Robust accuracy, metrics and attack success rates; writes RUN/eval/.
 
     Python: ``dfrobust.evaluation.run.run_eval(prepare_run_eval(run, EvalOptions(...)))``.
     """
     from dfrobust.evaluation import EvalOptions
-    from dfrobust.evaluation.run import prepare_run_eval, run_eval
+    from dfrobust.evaluation.run import prepare_run_eval
 
     chosen = {} if attacks is None else {"attacks": tuple(parse_list(attacks) or ())}
     options = EvalOptions(
@@ -75,9 +82,14 @@ def test_command(
         seed=seed,
         sanity=sanity,
     )
-    job = prepare_run_eval(run, options, checkpoint=checkpoint, split=split, manifest=manifest, device=device)
-    with progress_bar(f"evaluating {len(job.dataset)} frames", job.steps, "steps") as advance:
-        summary = run_eval(job, on_progress=advance, save_adv=save_adv)
+    where = {"checkpoint": checkpoint, "split": split, "manifest": manifest, "device": device}
+    job = prepare_run_eval(run, options, **where, shard=parse_shard(shard))
+    if dry_run:
+        console.print(plan_table(job))
+        return
+    summary = _evaluate(job, run, options, where, merge, devices, save_adv)
+    if summary is None:
+        return
     console.print(summary_table(summary))
     for grouping in parse_list(by) or ():
         if grouping not in summary["groups"]:
@@ -94,6 +106,67 @@ def test_command(
     err_console.print(f"results written to {job.out_dir}")
     if save_adv is not None:
         err_console.print(f"frames written to {summary['saved_frames']}")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``I/N`` -> (I, N), checked."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise DfrobustError(f"Expected --shard as I/N (e.g. 0/4), but got {text!r}") from None
+    if not 0 <= index < count:
+        raise DfrobustError(f"Expected --shard I/N with 0 <= I < N, but got {text!r}")
+    return index, count
+
+
+def _evaluate(job: Any, run: Path, options: Any, where: dict, merge: bool, devices: int, save_adv: Any) -> Any:
+    """Merge, or evaluate this shard in one or ``devices`` processes; None when shards are missing."""
+    from dfrobust.evaluation.launch import EvalRequest, run_on_devices, under_torchrun
+    from dfrobust.evaluation.parts import count_done, done_positions
+    from dfrobust.evaluation.run import merge_eval, run_eval
+
+    if merge:
+        summary = merge_eval(job)
+    else:
+        share = job.share()
+        done = len(set(share) & done_positions(job.out_dir))  # a resumed run starts where it stopped
+        with progress_bar(f"evaluating {len(share)} frames", len(share), "frames", completed=done) as advance:
+            if devices > 1 or under_torchrun():
+                manifest = None if where["manifest"] is None else str(where["manifest"])
+                request = EvalRequest(str(run), options, **{**where, "manifest": manifest}, shard=job.shard)
+                summary = run_on_devices(request, devices, on_progress=advance)
+            else:
+                summary = run_eval(job, on_progress=advance, save_adv=save_adv, on_stage=lambda t: advance(0, t))
+    if summary is None and not under_torchrun():
+        err_console.print(
+            f"shard {job.shard[0]}/{job.shard[1]} done ({count_done(job.out_dir)} of {len(job.picked)} frames in "
+            f"{job.out_dir / 'parts'}); run the other shards, then `dfrobust test --merge` with the same options"
+        )
+    return summary
+
+
+def plan_table(job: Any) -> Table:
+    """--dry-run: frames, conditions with model evaluations per frame, the probe and the estimate."""
+    from dfrobust.evaluation.plan import plan_eval
+
+    plan = plan_eval(job)
+    title = (
+        f"plan: {plan['todo']} frames to do ({plan['done']} done) of shard {plan['shard']} "
+        f"({plan['share']} of {plan['frames']} frames), on {plan['device']}"
+    )
+    table = Table(title=title)
+    for name in ("condition (budget)", "gradients / frame", "forwards / frame"):
+        table.add_column(name, justify="left" if name.startswith("condition") else "right")
+    for row in plan["conditions"]:
+        table.add_row(row["condition"], str(row["gradients"]), str(row["forwards"]))
+    table.add_row("total", str(plan["gradients_per_frame"]), str(plan["forwards_per_frame"]))
+    hours = plan["estimate_s"] / 3600
+    table.caption = (
+        f"probe: {1e3 * plan['seconds_per_forward']:.2f} ms/frame forward, "
+        f"{1e3 * plan['seconds_per_gradient']:.2f} ms/frame gradient; estimate at most "
+        f"{plan['estimate_s']:.0f} s ({hours:.2f} h) (attacks stop early on fooled frames)"
+    )
+    return table
 
 
 def _pct(value: Any) -> str:

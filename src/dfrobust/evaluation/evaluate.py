@@ -18,9 +18,8 @@ writes and reads its ``eval/`` folder.
 from __future__ import annotations
 
 import math
-import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,28 +28,15 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from dfrobust.attacks import get_attack, pgd, preflight_check
+from dfrobust.attacks import preflight_check
 from dfrobust.data.dataset import FFDataset
 from dfrobust.eps import eps_label
+from dfrobust.errors import DfrobustError
+from dfrobust.evaluation.batch import Batch, Example, evaluate_batch
 from dfrobust.evaluation.checks import Check, gradient_masking_checks
-from dfrobust.evaluation.images import jpeg_roundtrip
 from dfrobust.evaluation.options import Condition, EvalOptions
 from dfrobust.evaluation.success import query_stats, success_rates
 from dfrobust.metrics import detection_metrics
-
-
-@dataclass
-class Example:
-    """One frame kept for the report: (3, H, W) clean and attacked images in [0, 1] (as scored)."""
-
-    condition: Condition
-    k: int
-    path: str
-    label: int
-    clean: torch.Tensor
-    adv: torch.Tensor
-    prob_clean: float
-    prob_adv: float
 
 
 @dataclass
@@ -143,9 +129,16 @@ class EvalResult:
 
 
 def count_steps(n_frames: int, options: EvalOptions) -> int:
-    """Progress steps of :func:`evaluate`: one per batch and condition (and sanity check)."""
-    batches = -(-min(n_frames, options.limit or n_frames) // options.batch_size)
-    return batches * (len(options.conditions) + options.sanity)
+    """Progress steps of :func:`evaluate`: its frames (progress is reported per batch, in frames)."""
+    return min(n_frames, options.limit or n_frames)
+
+
+def plan_frames(n_frames: int, options: EvalOptions) -> list[int]:
+    """The dataset indices an evaluation scores: all, or the seeded subset of ``options.limit``.
+
+    Positions in this list name the frames everywhere below (shards, part files, examples).
+    """
+    return _subset(n_frames, options.limit, options.seed)
 
 
 def evaluate(
@@ -162,105 +155,125 @@ def evaluate(
     Args:
         model: (N, 3, H, W) in [0, 1] -> (N,) fake logits; moved to ``device``, set to eval.
         dataset: frames already resized for the model (``FFDataset`` with an eval transform).
-        on_progress: called with 1 after each condition of each batch (see :func:`count_steps`).
+        on_progress: called with the number of frames after each batch (see :func:`count_steps`).
         on_batch: called after each batch with the frames' paths and, per condition, the
             (B, 3, H, W) images as scored (e.g. to save the adversarial frames).
     """
     device = torch.device(device)
     model = model.to(device).eval()
-    picked = _subset(len(dataset), options.limit, options.seed)
-    conditions, n, keys = options.conditions, len(picked), dataset.video_index.keys
+    picked = plan_frames(len(dataset), options)
+    preflight = preflight_frames(model, dataset, picked, device)
+    batches = []
+    todo = range(len(picked))
+    for batch in evaluate_batches(
+        model, dataset, options, picked, todo, device, on_progress, keep_images=on_batch is not None
+    ):
+        if on_batch is not None:
+            on_batch([_relative(dataset.paths[picked[p]], dataset.root) for p in batch.positions], batch.scored)
+            batch.scored = None
+        batches.append(batch)
+    result = collect(dataset, picked, options, batches)
+    result.preflight = preflight
+    return result
+
+
+def evaluate_batches(
+    model: nn.Module,
+    dataset: FFDataset,
+    options: EvalOptions,
+    picked: Sequence[int],
+    todo: Iterable[int],
+    device: torch.device,
+    on_progress: Callable[[int], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
+    keep_images: bool = False,
+) -> Iterator[Batch]:
+    """Yield the :class:`Batch` of each ``options.batch_size`` frames of ``todo`` (positions in
+    ``picked``, in order); the model must already be on ``device`` in eval mode.
+
+    The sanity subset and the example frames are chosen over all of ``picked``, so they do not
+    depend on which positions this call (a shard, a resumed run) evaluates.
+    """
+    todo, n = list(todo), len(picked)
+    paths = [_relative(dataset.paths[i], dataset.root) for i in picked]
+    sanity_at = set(_subset(n, options.sanity_frames, options.seed + 1)) if options.sanity else set()
+    example_at = _example_positions(dataset.labels[list(picked)], options.examples, options.seed)
+    examples = {p: k for k, p in enumerate(example_at)}
+    loader = DataLoader(Subset(dataset, [picked[p] for p in todo]), batch_size=options.batch_size)
+    for start, (x, y, *_) in zip(range(0, len(todo), options.batch_size), loader):
+        chunk = todo[start : start + options.batch_size]
+        frames = {
+            "positions": chunk,
+            "paths": [paths[p] for p in chunk],
+            "sanity": [p in sanity_at for p in chunk],
+            "examples": examples,
+        }
+        yield evaluate_batch(model, x.to(device), y.to(device), frames, options, on_stage, keep_images)
+        if on_progress is not None:
+            on_progress(len(chunk))
+
+
+def collect(dataset: FFDataset, picked: Sequence[int], options: EvalOptions, batches: Iterable[Batch]) -> EvalResult:
+    """Join the batches of every frame of ``picked`` (any order, any split) into one :class:`EvalResult`.
+
+    Raises:
+        DfrobustError: a frame is missing from the batches.
+    """
+    picked, conditions, keys = list(picked), options.conditions, dataset.video_index.keys
+    n = len(picked)
     result = EvalResult(
         paths=[_relative(dataset.paths[i], dataset.root) for i in picked],
         videos=[str(keys[v]) for v in dataset.videos[picked]],
         methods=[str(keys[v]).split("/")[0] for v in dataset.videos[picked]],
         labels=dataset.labels[picked],
         video_ids=dataset.videos[picked],
-        probs={c: torch.empty(n) for c in conditions},
+        probs={c: torch.full((n,), math.nan) for c in conditions},
         queries={c: torch.zeros(n, dtype=torch.long) for c in conditions if c.attack != "clean"},
         seconds=dict.fromkeys(conditions, 0.0),
     )
-    # One generator per condition (and the sanity PGD), so adding a condition changes no other.
-    generators = [torch.Generator(device).manual_seed(options.seed + i) for i in range(len(conditions) + 1)]
-    sanity = torch.zeros(n, dtype=torch.bool)
-    sanity[_subset(n, options.sanity_frames, options.seed + 1)] = options.sanity
-    sanity_correct = 0
-    example_at = _example_positions(result.labels, options.examples, options.seed)
-    advance = on_progress or (lambda _: None)
-    start = 0
-    for x, y, *_ in DataLoader(Subset(dataset, picked), batch_size=options.batch_size):
-        x, y, rows = x.to(device), y.to(device), slice(start, start + len(y))
-        if start == 0:
-            result.preflight = _preflight(model, x, y)
-        scored: dict[Condition, torch.Tensor] = {}
-        for c, generator in zip(conditions, generators):
-            began = time.perf_counter()
-            spec = get_attack(c.attack, "eval")
-            attacked = spec.fn(model, x, y, eps=c.eps, generator=generator, **spec.options(options, "eval"))
-            x_adv = attacked.x_adv
-            if options.jpeg_quality is None:
-                result.probs[c][rows] = torch.sigmoid(attacked.logits).cpu()
-            else:
-                x_adv = jpeg_roundtrip(x_adv, options.jpeg_quality)
-                result.probs[c][rows] = _score(model, x_adv)
+    covered, sanity = torch.zeros(n, dtype=torch.bool), torch.full((n,), -1, dtype=torch.int8)
+    for batch in sorted(batches, key=lambda b: b.positions[0]):
+        rows = torch.tensor(batch.positions, dtype=torch.long)
+        covered[rows] = True
+        for c in conditions:
+            result.probs[c][rows] = batch.probs[c]
             if c in result.queries:
-                result.queries[c][rows] = attacked.queries.cpu()
-            if attacked.details is not None and "stages" in attacked.details:
-                _add_stages(result, c, attacked.details)
-            result.seconds[c] += time.perf_counter() - began
-            if on_batch is not None:
-                scored[c] = x_adv
-            if c.attack != "clean":
-                result.examples += [
-                    Example(
-                        c,
-                        example_at.index(p),
-                        result.paths[p],
-                        int(y[p - start]),
-                        x[p - start].cpu(),
-                        x_adv[p - start].cpu(),
-                        float(result.probs[conditions[0]][p]),
-                        float(result.probs[c][p]),
-                    )
-                    for p in example_at
-                    if start <= p < rows.stop
-                ]
-            advance(1)
-        if on_batch is not None:
-            on_batch(result.paths[rows], scored)
-        if options.sanity:
-            sanity_correct += _sanity_correct(model, x, y, sanity[rows].to(device), options, generators[-1])
-            advance(1)
-        start = rows.stop
-    if sanity.any():
-        result.large_eps = (options.sanity_eps, sanity_correct / int(sanity.sum()))
+                result.queries[c][rows] = batch.queries[c]
+            result.seconds[c] += batch.seconds.get(c, 0.0)
+        for c, names in batch.broken_by.items():
+            frame_names = result.broken_by.setdefault(c, [""] * n)
+            for p, name in zip(batch.positions, names):
+                frame_names[p] = name
+            _add_stages(result, c, batch.stages[c])
+        sanity[rows] = batch.sanity
+        result.examples += batch.examples
+    if not covered.all():
+        raise DfrobustError(f"{int((~covered).sum())} of {n} frames have no results yet; evaluate them first")
+    order = {c: i for i, c in enumerate(conditions)}
+    result.examples.sort(key=lambda e: (order[e.condition], e.k))
+    checked = sanity >= 0
+    if checked.any():
+        result.large_eps = (options.sanity_eps, int((sanity == 1).sum()) / int(checked.sum()))
     return result
 
 
-def _add_stages(result: EvalResult, condition: Condition, details: dict[str, Any]) -> None:
-    """Append one batch's ``broken_by`` and add its per-stage counts to the running totals."""
-    result.broken_by.setdefault(condition, []).extend(details["broken_by"])
+def _add_stages(result: EvalResult, condition: Condition, stages: list[dict[str, Any]]) -> None:
+    """Add one batch's per-stage counts of an ensemble condition to the running totals."""
     totals = result.stages.setdefault(condition, [])
-    for i, stage in enumerate(details["stages"]):
+    for i, stage in enumerate(stages):
         if i == len(totals):
             totals.append({"attack": stage["attack"], "attacked": 0, "robust": 0, "queries": 0, "seconds": 0.0})
         for key in ("attacked", "robust", "queries", "seconds"):
             totals[i][key] += stage[key]
 
 
-def _sanity_correct(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    mask: torch.Tensor,
-    options: EvalOptions,
-    generator: torch.Generator,
-) -> int:
-    """Frames of ``x[mask]`` still classified correctly under PGD at the large sanity eps."""
-    if not mask.any():
-        return 0
-    attacked = pgd(model, x[mask], y[mask], eps=options.sanity_eps, steps=options.pgd_steps, generator=generator)
-    return int((~attacked.success).sum())
+def preflight_frames(model: nn.Module, dataset: FFDataset, picked: Sequence[int], device: torch.device) -> list[str]:
+    """:func:`dfrobust.attacks.preflight_check` on the first 16 frames of ``picked``: the same
+    frames however the evaluation is split."""
+    if not picked:
+        return []
+    x, y, *_ = next(iter(DataLoader(Subset(dataset, list(picked[:16])), batch_size=16)))
+    return _preflight(model, x.to(device), y.to(device))
 
 
 def _preflight(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[str]:
@@ -271,12 +284,6 @@ def _preflight(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[str]:
     for w in caught:
         warnings.warn(w.message, stacklevel=3)
     return [str(w.message) for w in caught]
-
-
-def _score(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """P(fake), (N,) float on the CPU."""
-    with torch.inference_mode():
-        return torch.sigmoid(model(x).float()).cpu()
 
 
 def _subset(n: int, limit: int | None, seed: int) -> list[int]:

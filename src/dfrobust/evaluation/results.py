@@ -13,6 +13,8 @@ What ``dfrobust test`` writes (each file atomically)::
                                                 warnings + options; the ``auto`` rows also hold
                                                 ``stages`` (per member)
     eval/examples/<attack>_<eps>/<k>_clean.png, <k>_adv.png
+    eval/parts/                                 an unfinished evaluation's batches, written and
+                                                read by :mod:`dfrobust.evaluation.parts`
 """
 
 from __future__ import annotations
