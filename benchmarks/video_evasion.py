@@ -39,6 +39,7 @@ def get_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="folder holding ffpp_sample/")
     parser.add_argument("--models", default="meso4.df,mesoinception4.df")
+    parser.add_argument("--clips", default="", help="only clips whose path contains this (e.g. Face2Face)")
     parser.add_argument("--eps", default="2/255,4/255,8/255")
     parser.add_argument("--frames", type=int, default=32, help="first N frames of each clip")
     parser.add_argument("--steps", type=int, default=10, help="PGD steps")
@@ -73,6 +74,7 @@ def main() -> None:
         return
     torch.manual_seed(0)
     clips = sorted((args.data / "ffpp_sample" / "manipulated_sequences").glob("*/c23/videos/*.mp4"))
+    clips = [clip for clip in clips if args.clips in str(clip)]
     if not clips:
         raise SystemExit(f"no FF++ fake clips under {args.data / 'ffpp_sample'}")
     work = args.work or Path(tempfile.mkdtemp(prefix="video_evasion_"))
