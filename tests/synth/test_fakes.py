@@ -27,9 +27,17 @@ def read_info(root: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def medium(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """24 pairs, 8 frames, 96 px, Deepfakes: enough people to fit the fairness checks."""
+    """24 pairs, 8 frames, 96 px, every method: enough people to fit the fairness checks."""
     root = tmp_path_factory.mktemp("synth") / "medium"
-    synthesize(root, pairs=24, frames=8, size=96, seed=3, workers=2)
+    synthesize(root, pairs=24, frames=8, size=96, seed=3, methods=tuple(METHODS), workers=2)
+    return root
+
+
+@pytest.fixture(scope="module")
+def medium_c40(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same data set as ``medium``, at FF++'s stronger compression (CRF 40)."""
+    root = tmp_path_factory.mktemp("synth") / "medium-c40"
+    synthesize(root, pairs=24, frames=8, size=96, seed=3, methods=tuple(METHODS), compression="c40", workers=2)
     return root
 
 
@@ -114,9 +122,10 @@ def test_neural_textures_changes_only_the_mouth_region() -> None:
     assert (inner[mouth > 0.5] > 0).all()  # inside the region a face swap replaces
 
 
-def _frame_features(root: Path, frames: int = 4):
-    """Per sampled frame: whole-frame colour histogram + file size, the face crop, label, split."""
-    info = read_info(root)["videos"]
+def _frame_features(root: Path, method: str, frames: int = 4):
+    """Per sampled frame of the originals and ``method``'s fakes: whole-frame colour histogram +
+    file size, the face crop, label, split, pair."""
+    info = {rel: v for rel, v in read_info(root)["videos"].items() if v["method"] in ("original", method)}
     pair_of = {
         v: f"{s}{i}"
         for s in ("train", "val", "test")
@@ -146,13 +155,17 @@ def _frame_features(root: Path, frames: int = 4):
     return rows
 
 
-def test_global_statistics_do_not_give_fakes_away(medium: Path) -> None:
+@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("compression", ["c23", "c40"])
+def test_global_statistics_do_not_give_fakes_away(
+    request: pytest.FixtureRequest, compression: str, method: str
+) -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    rows = _frame_features(medium)
+    rows = _frame_features(request.getfixturevalue("medium" if compression == "c23" else "medium_c40"), method)
     x = np.stack([r[0] for r in rows])
     y = np.array([r[2] for r in rows])
     groups = np.array([r[4] for r in rows])
@@ -164,12 +177,13 @@ def test_global_statistics_do_not_give_fakes_away(medium: Path) -> None:
 
 
 @pytest.mark.slow
-def test_small_cnn_learns_the_face_traces(medium: Path) -> None:
+@pytest.mark.parametrize("method", list(METHODS))
+def test_small_cnn_learns_the_face_traces(medium: Path, method: str) -> None:
     import torch
     import torch.nn.functional as F
     from torch import nn
 
-    rows = _frame_features(medium, frames=8)
+    rows = _frame_features(medium, method, frames=8)
     x = torch.cat(
         [
             F.interpolate(

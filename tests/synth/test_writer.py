@@ -16,6 +16,7 @@ from dfrobust.errors import DfrobustError
 from dfrobust.synth.fakes import METHODS
 from dfrobust.synth.writer import (
     INFO_FILE,
+    SynthOptions,
     split_pairs,
     synthesize,
     video_paths,
@@ -141,3 +142,42 @@ def test_cli_writes_a_tiny_set_and_reports_errors(tmp_path: Path) -> None:
     bad = runner.invoke(app, [*args, "--methods", "Deepfake"])
     assert bad.exit_code == 1
     assert "choose from Deepfakes" in bad.output
+
+
+def test_c40_writes_the_same_data_set_under_c40_at_a_higher_crf(tmp_path: Path) -> None:
+    from dfrobust.data.layouts import index_root
+    from dfrobust.synth.writer import make_person, render_video
+
+    args = ["synth", "--pairs", "3", "--frames", "4", "--size", "64", "--workers", "1"]
+    runner = CliRunner()
+    for compression in ("c23", "c40"):
+        result = runner.invoke(app, [*args, "--out", str(tmp_path / compression), "--compression", compression])
+        assert result.exit_code == 0, result.output
+    assert "--compression c40" in " ".join(result.output.split())  # the index hint
+    c23, c40 = tmp_path / "c23", tmp_path / "c40"
+    assert read_info(c40)["options"]["crf"] == 40 and read_info(c23)["options"]["crf"] == 23
+    found = index_root(c40, compression="c40")
+    assert len(found.records) == 12 and {r.compression for r in found.records} == {"c40"} and not found.missing
+    original = video_paths("original", "000", compression="c40")[0]
+    assert (c40 / original).stat().st_size < (c23 / video_paths("original", "000")[0]).stat().st_size
+    opts = SynthOptions(pairs=3, frames=4, size=64)
+    rendered = np.clip(np.stack(render_video("000", make_person("000", opts), opts)), 0, 1)
+    loss = {
+        c: np.abs(decode(root / video_paths("original", "000", compression=c)[0]) / 255 - rendered).mean()
+        for c, root in (("c23", c23), ("c40", c40))
+    }
+    assert loss["c40"] > 1.2 * loss["c23"]
+    video, fake = next((path, v) for path, v in read_info(c40)["videos"].items() if v["label"] == 1)
+    assert "/c40/videos/" in video and (c40 / video).exists()
+    np.testing.assert_array_equal(decode(c40 / fake["mask"]), decode(c23 / fake["mask"]))  # one set of masks
+
+
+def test_compression_and_version_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(DfrobustError, match="Expected --compression one of c23, c40, but got 'c50'"):
+        synthesize(tmp_path / "x", pairs=3, compression="c50")
+    root = tmp_path / "old"
+    synthesize(root, pairs=3, frames=2, size=64, workers=1)
+    info = read_info(root)
+    (root / INFO_FILE).write_text(json.dumps({**info, "version": info["version"] - 1}))
+    with pytest.raises(DfrobustError, match="drawn by another dfrobust version"):
+        synthesize(root, pairs=3, frames=2, size=64, workers=1)

@@ -24,17 +24,20 @@ def synth(
         str,
         typer.Option(help="Comma-separated: Deepfakes, FaceSwap, Face2Face, NeuralTextures."),
     ] = "Deepfakes",
+    compression: Annotated[
+        str, typer.Option(help="c23 (x264 CRF 23) or c40 (CRF 40): FF++'s two compressed versions.")
+    ] = "c23",
     workers: Annotated[int | None, typer.Option(help="Processes (default: one per core).")] = None,
 ) -> None:
     """Write synthetic faces and fakes as an FF++ root (videos, masks, splits, synth.json).
 
     For trying the pipeline end to end; not for claims about real deepfakes.
     Python: ``dfrobust.synth.synthesize(out, pairs=40, frames=48, size=128, seed=0,
-    methods=("Deepfakes",))``.
+    methods=("Deepfakes",), compression="c23")``.
     """
     from dfrobust.synth import SynthOptions, synthesize
 
-    opts = SynthOptions(pairs, frames, size, seed, tuple(parse_list(methods) or ()))
+    opts = SynthOptions(pairs, frames, size, seed, tuple(parse_list(methods) or ()), compression)
     total = 2 * opts.pairs * (1 + len(opts.methods))
     with progress_bar("synth", total=total, unit="videos") as advance:
         summary = synthesize(
@@ -44,10 +47,11 @@ def synth(
             size=opts.size,
             seed=opts.seed,
             methods=opts.methods,
+            compression=opts.compression,
             workers=workers,
             on_progress=advance,
         )
-    table = Table(title=f"Synthetic data set in {summary.out}")
+    table = Table(title=f"Synthetic data set in {summary.out} ({opts.compression})")
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_row("identities (originals)", str(summary.originals))
@@ -57,4 +61,5 @@ def synth(
     table.add_row("videos written now (rest resumed)", str(summary.written))
     table.add_row("seconds", f"{summary.seconds:.1f}")
     console.print(table)
-    console.print(f"Index it with: dfrobust index --root {summary.out}")
+    hint = "" if opts.compression == "c23" else f" --compression {opts.compression}"
+    console.print(f"Index it with: dfrobust index --root {summary.out}{hint}")

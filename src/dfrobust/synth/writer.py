@@ -8,7 +8,11 @@
     out/splits/{train,val,test}.json                              pairs, 72/14/14 %
     out/synth.json                                                options + face box per frame
 
-so every later stage reads it with no special case. The people are drawn
+so every later stage reads it with no special case. ``compression="c40"`` writes the
+same videos under ``c40/`` at FF++'s stronger compression (x264 CRF 40 instead of 23),
+where the traces are harder to see; the masks stay at CRF 23, as FF++ ships one mask
+video per fake whatever the compression. The same seed draws the same people, fakes and
+splits at either compression, so a c23 and a c40 folder hold the same data set. The people are drawn
 procedurally (``synth_faces``); the fakes leave their method's local traces
 (``synth_fakes``). It is for trying the pipeline end to end in minutes, not for
 claims about real deepfakes.
@@ -48,12 +52,13 @@ from dfrobust.synth.fakes import METHODS, fake_video
 
 log = logging.getLogger(__name__)
 
-VERSION = 1  # bump when the drawing changes: a folder of another version is not resumed
+VERSION = 2  # bump when the drawing changes: a folder of another version is not resumed (2: FaceSwap, NT)
 FPS = 25
 CRF = 23  # FF++ "c23"
+COMPRESSION_CRF = {"c23": CRF, "c40": 40}  # FF++'s names: H.264 constant rate factor 23 and 40
+MASK_CRF = CRF  # masks are encoded alike at every compression (FF++ has one set of masks)
 PRESET = "fast"  # x264 speed preset: ~2x faster than the default "medium", files within ~3 %
 SPLIT_FRACTIONS = {"val": 0.14, "test": 0.14}  # train takes the rest (72 %), as FF++
-ORIGINALS_DIR = "original_sequences/youtube/c23/videos"
 INFO_FILE = "synth.json"
 _IDENTITY, _NOISE, _FAKE, _SPLITS = range(4)  # random streams, one per purpose
 
@@ -67,8 +72,13 @@ class SynthOptions:
     size: int = 128
     seed: int = 0
     methods: tuple[str, ...] = ("Deepfakes",)
+    compression: str = "c23"
 
     def __post_init__(self) -> None:
+        if self.compression not in COMPRESSION_CRF:
+            raise DfrobustError(
+                f"Expected --compression one of {', '.join(COMPRESSION_CRF)}, but got {self.compression!r}"
+            )
         if not 3 <= self.pairs <= 500:
             raise DfrobustError(
                 f"Expected --pairs between 3 (one pair for each of train, val, test) and 500 "
@@ -110,6 +120,7 @@ def synthesize(
     size: int = 128,
     seed: int = 0,
     methods: Sequence[str] = ("Deepfakes",),
+    compression: str = "c23",
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> SynthSummary:
@@ -119,11 +130,12 @@ def synthesize(
         pairs: P pairs of people: 2P identities ``000..2P-1``, 2P originals and 2P fakes
             (``a_b`` and ``b_a``) per method.
         frames, size: frames per video and their side in pixels (square, 25 fps).
+        compression: ``c23`` (x264 CRF 23) or ``c40`` (CRF 40), FF++'s two compressed versions.
         workers: processes rendering pairs in parallel (default: one per core; 1: in-process).
         on_progress: called with the number of videos finished (originals + fakes).
     """
     start = time.perf_counter()
-    opts = SynthOptions(pairs, frames, size, seed, tuple(methods))
+    opts = SynthOptions(pairs, frames, size, seed, tuple(methods), compression)
     out = Path(out)
     splits = split_pairs(opts.pairs, opts.seed)
     info = _info(opts, splits)
@@ -170,12 +182,14 @@ def split_pairs(pairs: int, seed: int) -> dict[str, list[tuple[str, str]]]:
     }
 
 
-def video_paths(method: str, target: str, source: str | None = None) -> tuple[str, str | None]:
+def video_paths(
+    method: str, target: str, source: str | None = None, compression: str = "c23"
+) -> tuple[str, str | None]:
     """Relative paths of a video and of its mask video (``None`` for originals)."""
     if source is None:
-        return f"{ORIGINALS_DIR}/{target}.mp4", None
+        return f"original_sequences/youtube/{compression}/videos/{target}.mp4", None
     root = f"manipulated_sequences/{method}"
-    return f"{root}/c23/videos/{target}_{source}.mp4", f"{root}/masks/videos/{target}_{source}.mp4"
+    return f"{root}/{compression}/videos/{target}_{source}.mp4", f"{root}/masks/videos/{target}_{source}.mp4"
 
 
 @dataclass(frozen=True)
@@ -206,13 +220,13 @@ def render_video(video_id: str, person: Person, opts: SynthOptions) -> list[np.n
     ]
 
 
-def write_video(path: Path, frames: Iterator[np.ndarray] | list[np.ndarray]) -> None:
-    """Encode frames ((H, W, 3) or (H, W) floats in [0, 1]) as H.264 CRF 23, yuv420p, atomically."""
+def write_video(path: Path, frames: Iterator[np.ndarray] | list[np.ndarray], crf: int = CRF) -> None:
+    """Encode frames ((H, W, 3) or (H, W) floats in [0, 1]) as H.264 at ``crf``, yuv420p, atomically."""
     import av  # deferred: only the writers need FFmpeg
 
     with atomic_open(path, "wb") as f, av.open(f, "w", format="mp4") as container:
         # one thread per encoder: x264 is then bit-exact run to run; parallelism is over videos
-        options = {"crf": str(CRF), "preset": PRESET, "threads": "1"}
+        options = {"crf": str(crf), "preset": PRESET, "threads": "1"}
         stream = container.add_stream("libx264", rate=FPS, options=options)
         stream.pix_fmt = "yuv420p"
         for i, frame in enumerate(frames):
@@ -239,14 +253,15 @@ def write_pair(out: Path, opts: SynthOptions, a: str, b: str) -> int:
             frames[v] = render_video(v, people[v], opts)
         return frames[v]
 
+    crf = COMPRESSION_CRF[opts.compression]
     for v in (a, b):
-        path = out / video_paths("original", v)[0]
+        path = out / video_paths("original", v, compression=opts.compression)[0]
         if not path.exists():
-            write_video(path, original(v))
+            write_video(path, original(v), crf)
             written += 1
     for name in opts.methods:
         for target, source in ((a, b), (b, a)):
-            video, mask = (out / p for p in video_paths(name, target, source))
+            video, mask = (out / p for p in video_paths(name, target, source, opts.compression))
             if video.exists() and mask.exists():
                 continue
             t, s = people[target], people[source]
@@ -254,8 +269,8 @@ def write_pair(out: Path, opts: SynthOptions, a: str, b: str) -> int:
             made = list(
                 fake_video(METHODS[name], t.identity, s.identity, t.pose, s.pose, original(target), t.background, rng)
             )
-            write_video(mask, (m for _, m in made))
-            write_video(video, (f for f, _ in made))
+            write_video(mask, (m for _, m in made), MASK_CRF)
+            write_video(video, (f for f, _ in made), crf)
             written += 1
     return written
 
@@ -288,11 +303,11 @@ def _info(opts: SynthOptions, splits: dict[str, list[tuple[str, str]]]) -> dict:
                 boxes = [
                     " ".join(f"{x:.1f}" for x in box) for box in face_boxes(person.identity, person.pose, opts.size)
                 ]
-                path, _ = video_paths("original", v)
+                path, _ = video_paths("original", v, compression=opts.compression)
                 videos[path] = {"video": v, "label": 0, "method": "original", "split": split, "face_boxes": boxes}
                 for name in opts.methods:
                     source = b if v == a else a
-                    path, mask = video_paths(name, v, source)
+                    path, mask = video_paths(name, v, source, opts.compression)
                     videos[path] = {
                         "video": f"{v}_{source}",
                         "label": 1,
@@ -313,7 +328,7 @@ def _info(opts: SynthOptions, splits: dict[str, list[tuple[str, str]]]) -> dict:
             "seed": opts.seed,
             "methods": list(opts.methods),
             "fps": FPS,
-            "crf": CRF,
+            "crf": COMPRESSION_CRF[opts.compression],
         },
         "face_box_format": "x1 y1 x2 y2 in pixels: the bounding box of the face ellipse",
         "videos": videos,
@@ -333,7 +348,12 @@ def _check_folder(out: Path, info: dict) -> None:
         old = json.loads(info_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise DfrobustError(f"cannot read {info_path}: {e}; delete the folder or pick another") from None
-    if (old.get("version"), old.get("options")) != (info["version"], info["options"]):
+    if old.get("version") != info["version"]:
+        raise DfrobustError(
+            f"{out} holds a synthetic data set drawn by another dfrobust version ({old.get('version')}, now "
+            f"{info['version']}); choose a new folder, or delete it to draw it again"
+        )
+    if old.get("options") != info["options"]:
         raise DfrobustError(
             f"{out} holds a synthetic data set made with other options ({old.get('options')}); "
             f"rerun with those options to resume it, or choose a new folder"
