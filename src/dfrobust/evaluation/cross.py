@@ -132,7 +132,7 @@ def cross_evaluate(
         "cells": cells,
     }
     write_json(out / "cross.json", result)
-    write_csv(out / "cross.csv", rows, CROSS_FIELDS)
+    write_csv(out / "cross.csv", map(_csv_row, rows), CROSS_FIELDS)
     return result
 
 
@@ -198,9 +198,17 @@ def transfer_evaluate(
         "the same frames unattacked (PNG at the source's input size); asr_evasion: fake frames called real",
     }
     write_json(out / "transfer.json", result)
-    write_csv(out / "transfer.csv", rows, TRANSFER_FIELDS)
+    write_csv(out / "transfer.csv", map(_csv_row, rows), TRANSFER_FIELDS)
     return result
 
 
 def _resolved(path: str | os.PathLike) -> Path:
     return Path(path).resolve()
+
+
+def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Floats with 6 significant digits, NaN and None empty (as summary.csv)."""
+    return {
+        k: ("" if v is None or v != v else f"{v:.6g}") if isinstance(v, float) or v is None else v
+        for k, v in row.items()
+    }
