@@ -20,6 +20,7 @@ runner = CliRunner()
 def test_unique_labels_name_runs_by_folder_and_manifests_by_their_folder() -> None:
     assert unique_labels(["a/x", "b/x", "c/y"]) == ["x", "x-2", "y"]
     assert unique_labels(["ffpp_c23/frames.csv", "celebdf/frames.csv"], manifests=True) == ["ffpp_c23", "celebdf"]
+    assert unique_labels(["ffpp/frames.csv", "ffpp/frames_c40.csv"], manifests=True) == ["ffpp", "frames_c40"]
 
 
 def _deepfakes_only(manifest: Path, out: Path) -> Path:

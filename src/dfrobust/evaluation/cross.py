@@ -45,10 +45,18 @@ Stage = Callable[[str], None]
 
 
 def unique_labels(paths: Sequence[str | os.PathLike], manifests: bool = False) -> list[str]:
-    """Short unique names: a run's folder name, a manifest's folder name (``name-2`` on clashes)."""
+    """Short unique names: a run's folder name; a manifest's folder name for ``frames.csv``, else its
+    file name without ``.csv`` (``name-2`` on clashes)."""
     labels: list[str] = []
     for path in paths:
-        name = Path(path).resolve().parent.name if manifests else Path(path).resolve().name
+        resolved = Path(path).resolve()
+        name = (
+            resolved.parent.name
+            if manifests and resolved.stem == "frames"
+            else resolved.stem
+            if manifests
+            else resolved.name
+        )
         labels.append(
             name if name not in labels else next(f"{name}-{i}" for i in range(2, 999) if f"{name}-{i}" not in labels)
         )
