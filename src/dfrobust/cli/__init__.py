@@ -16,6 +16,7 @@ from dfrobust.cli import (
     synth,  # noqa: F401
     test,  # noqa: F401
     train,  # noqa: F401
+    transfer,  # noqa: F401
 )
 from dfrobust.cli.app import app
 
