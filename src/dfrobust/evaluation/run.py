@@ -209,7 +209,11 @@ def merge_eval(job: EvalJob, meta: dict[str, Any] | None = None) -> dict[str, An
     claim(job.out_dir, wanted)
     with merge_lock(job.out_dir) as mine:
         if not mine:
-            log.info("another process is merging %s", job.out_dir)
+            log.warning(
+                "another process is merging %s; if none is (a killed merge), delete %s and rerun",
+                job.out_dir,
+                parts_dir(job.out_dir) / "merge.lock",
+            )
             return None
         result = collect(job.dataset, job.picked, job.options, read_parts(job.out_dir))
         model = job.model.to(job.device).eval()
