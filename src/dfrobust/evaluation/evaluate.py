@@ -224,7 +224,7 @@ def collect(dataset: FFDataset, picked: Sequence[int], options: EvalOptions, bat
     result = EvalResult(
         paths=[_relative(dataset.paths[i], dataset.root) for i in picked],
         videos=[str(keys[v]) for v in dataset.videos[picked]],
-        methods=[str(keys[v]).split("/")[0] for v in dataset.videos[picked]],
+        methods=[dataset.methods[i] for i in picked],
         labels=dataset.labels[picked],
         video_ids=dataset.videos[picked],
         probs={c: torch.full((n,), math.nan) for c in conditions},
