@@ -135,23 +135,30 @@ def print_tables(rows: list[dict]) -> None:
         f"\n{len({r['clip'] for r in rows})} FF++ c23 fake clips, first {first['frames']} frames, "
         f"PGD-{first['options']['steps']}, x264 CRF {first['crf']}; a video passes as real when its mean P(fake) < 0.5\n"
     )
+    predicted = any(r.get("prob_fake_predict") is not None for r in rows)
+    crf = f"CRF {first['crf']}"
     print(
-        "| detector | eps | EOT | passed as real: original | adversarial | after CRF "
-        f"{first['crf']} | dfrobust predict | mean P(fake): original / adv / after CRF | PSNR dB (frame / face) "
-        "after CRF | face SSIM after CRF | face PSNR dB before CRF |"
+        f"| detector | eps | EOT | videos passed as real: original / adversarial / after {crf} "
+        f"{'| dfrobust predict ' if predicted else ''}| frames passed as real: original / after {crf} "
+        f"| mean P(fake): original / adversarial / after {crf} | PSNR dB after {crf}: frame / face "
+        f"| face SSIM after {crf} | face PSNR dB before {crf} |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---" * (9 + predicted) + "|")
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["model"], r["eps"], r["eot"]), []).append(r)
     for (model, eps, eot), group in groups.items():
+        videos = " / ".join(_passed(group, f"prob_fake_{stage}") for stage in ("clean", "adversarial", "written"))
+        probs = " / ".join(f"{_mean(group, f'prob_fake_{stage}'):.3f}" for stage in ("clean", "adversarial", "written"))
+        total = sum(r["frames"] for r in group)
+        frames = " / ".join(
+            f"{sum(r[f'frames_real_{stage}'] for r in group)}/{total}" for stage in ("clean", "written")
+        )
         print(
-            f"| {model} | {eps}/255 | {'x' + str(eot) if eot > 1 else 'no'} | {_passed(group, 'prob_fake_clean')} | "
-            f"{_passed(group, 'prob_fake_adversarial')} | {_passed(group, 'prob_fake_written')} | "
-            f"{_passed(group, 'prob_fake_predict')} | {_mean(group, 'prob_fake_clean'):.3f} / "
-            f"{_mean(group, 'prob_fake_adversarial'):.3f} / {_mean(group, 'prob_fake_written'):.3f} | "
-            f"{_mean(group, 'psnr_written'):.1f} / {_mean(group, 'psnr_face_written'):.1f} | "
-            f"{_mean(group, 'ssim_face_written'):.3f} | {_mean(group, 'psnr_face_adversarial'):.1f} |"
+            f"| {model} | {eps}/255 | {'x' + str(eot) if eot > 1 else 'no'} | {videos} "
+            f"{'| ' + _passed(group, 'prob_fake_predict') + ' ' if predicted else ''}| {frames} | {probs} "
+            f"| {_mean(group, 'psnr_written'):.1f} / {_mean(group, 'psnr_face_written'):.1f} "
+            f"| {_mean(group, 'ssim_face_written'):.3f} | {_mean(group, 'psnr_face_adversarial'):.1f} |"
         )
 
 
