@@ -113,3 +113,15 @@ def test_check_eot_defaults_and_errors() -> None:
         check_eot(2, ["gif"])
     with pytest.raises(DfrobustError, match="eot"):
         check_eot(0)
+
+
+def test_apgd_with_eot(model: TinyCNN) -> None:
+    from dfrobust.attacks import apgd, apgd_margin
+
+    x, y = tiny_data(16, seed=4)
+    plain = apgd(model, x, y, eps=0.1, steps=5, generator=torch.Generator().manual_seed(0))
+    same = apgd(model, x, y, eps=0.1, steps=5, eot=1, eot_transforms=(), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(plain.x_adv, same.x_adv) and torch.equal(plain.queries, same.queries)
+    robust = apgd_margin(model, x, y, eps=0.1, steps=5, eot=3, generator=torch.Generator().manual_seed(0))
+    assert (robust.x_adv - x).abs().max() <= 0.1 + 1e-6
+    assert (robust.queries % 3 == 0).all() and robust.queries.max() <= 3 * 6

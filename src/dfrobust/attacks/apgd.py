@@ -17,8 +17,10 @@ still; the margin's gradient is the logit's own, so APGD-margin still moves. ::
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -28,13 +30,13 @@ from dfrobust.attacks.base import (
     check_count,
     check_inputs,
     check_loss,
-    loss_and_grad,
     margin,
     project,
     scored,
     subset,
     uniform,
 )
+from dfrobust.attacks.eot import check_eot, eot_loss_and_grad
 from dfrobust.eps import check_eps
 from dfrobust.errors import DfrobustError
 
@@ -68,6 +70,8 @@ def apgd(
     restarts: int = 1,
     loss: str = "bce",
     rho: float = 0.75,
+    eot: int = 1,
+    eot_transforms: Sequence[str] | None = None,
     generator: torch.Generator | None = None,
 ) -> AttackResult:
     """L-inf APGD on the BCE or margin loss, from a random start in the eps-ball.
@@ -81,18 +85,21 @@ def apgd(
             earlier ones did not fool, and per sample the point of lowest margin is kept.
         loss: ``bce`` or ``margin`` (scale-free, does not saturate on confident outputs).
         rho: share of steps between checkpoints that must raise the loss to keep the step.
+        eot, eot_transforms: each gradient is the mean over ``eot`` random transformations
+            (see :mod:`dfrobust.attacks.eot`); losses and margins are then their means too.
         generator: torch.Generator on ``x``'s device; None builds one seeded 0 (never the global RNG).
 
     Returns:
         Per sample the first misclassified point found, else the point of lowest margin seen.
         A sample stops once misclassified (as in Square), so queries are the gradient
         evaluations until then: the start's, plus one per step; at most
-        ``(steps + 1) * restarts``.
+        ``(steps + 1) * restarts * eot``.
     """
     eps, steps, restarts = check_eps(eps), check_count(steps, "steps"), check_count(restarts, "restarts")
     check_loss(loss)
     if not 0 < rho <= 1:
         raise DfrobustError(f"Expected rho in (0, 1], got {rho!r}")
+    eot, transforms = check_eot(eot, eot_transforms)
     check_inputs(x, y, generator)
     generator = torch.Generator(device=x.device).manual_seed(0) if generator is None else generator
     # channels_last: small CNNs' forwards and backwards run 1.5-2x faster on CPU (see square.py).
@@ -101,10 +108,11 @@ def apgd(
     queries = torch.zeros(len(y), dtype=torch.long, device=x.device)
     todo = torch.arange(len(y), device=x.device)
     for _ in range(restarts):
-        x_low, m_low, used = _apgd_run(model, x0[todo], y[todo], eps, steps, loss, rho, subset(generator, todo))
+        gradient = functools.partial(eot_loss_and_grad, model, loss=loss, eot=eot, transforms=transforms)
+        x_low, m_low, used = _apgd_run(gradient, x0[todo], y[todo], eps, steps, rho, subset(generator, todo))
         better = m_low < best_margin[todo]
         best[todo[better]], best_margin[todo[better]] = x_low[better], m_low[better]
-        queries[todo] += used
+        queries[todo] += used * eot
         todo = todo[best_margin[todo] > 0]  # later restarts only attack what is still robust
         if len(todo) == 0:
             break
@@ -113,26 +121,27 @@ def apgd(
 
 
 def _apgd_run(
-    model: Model,
+    gradient: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
     x: torch.Tensor,
     y: torch.Tensor,
     eps: float,
     steps: int,
-    loss: str,
     rho: float,
     generator: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One APGD run (Algorithm 1 of the paper) on every sample until it is misclassified.
 
     Returns the point of lowest margin per sample, that margin, and the gradient evaluations
-    spent. A fooled sample leaves the batch (its result cannot improve what robust accuracy
-    counts), so the later, costlier steps run only on the samples still resisting.
+    spent. ``gradient(x_adv, y, generator=...)``: per-sample losses, logits and input gradient
+    (:func:`~dfrobust.attacks.eot.eot_loss_and_grad`). A fooled sample leaves the batch (its
+    result cannot improve what robust accuracy counts), so the later, costlier steps run only
+    on the samples still resisting.
     """
     n, lanes = len(y), (slice(None), None, None, None)
     out_x, out_m = x.clone(), torch.full((n,), math.inf, device=x.device)
     used = torch.full((n,), steps + 1, dtype=torch.long, device=x.device)
     x_adv = project(x + uniform(x, eps, generator), x, eps)
-    losses, logits, grad = loss_and_grad(model, x_adv, y, loss)
+    losses, logits, grad = gradient(x_adv, y, generator=generator)
     s = {  # per-sample state of the samples still attacked; `index` maps them back
         "index": torch.arange(n, device=x.device),
         "x": x,
@@ -165,7 +174,7 @@ def _apgd_run(
         a = 1.0 if i == 1 else MOMENTUM  # the first step has no previous one to follow
         x_adv = project(x_adv + a * (z - x_adv) + (1 - a) * (x_adv - x_prev), x, eps)
         s["x_prev"], s["x_adv"] = s["x_adv"], x_adv
-        losses, logits, s["grad"] = loss_and_grad(model, x_adv, s["y"], loss)
+        losses, logits, s["grad"] = gradient(x_adv, s["y"], generator=subset(generator, s["index"]))
         m = margin(logits, s["y"])
         lower = m < s["m_low"]
         s["x_low"][lower], s["m_low"][lower] = x_adv[lower], m[lower]
@@ -197,7 +206,21 @@ def apgd_margin(
     steps: int = 100,
     restarts: int = 1,
     rho: float = 0.75,
+    eot: int = 1,
+    eot_transforms: Sequence[str] | None = None,
     generator: torch.Generator | None = None,
 ) -> AttackResult:
     """:func:`apgd` on the margin loss: the registry's ``apgd_margin``, for saturated detectors."""
-    return apgd(model, x, y, eps=eps, steps=steps, restarts=restarts, loss="margin", rho=rho, generator=generator)
+    return apgd(
+        model,
+        x,
+        y,
+        eps=eps,
+        steps=steps,
+        restarts=restarts,
+        loss="margin",
+        rho=rho,
+        eot=eot,
+        eot_transforms=eot_transforms,
+        generator=generator,
+    )
