@@ -4,6 +4,7 @@ run, and its output files less their timing fields (to compare runs split differ
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -59,3 +60,15 @@ def outputs(run: Path) -> tuple[str, dict, str]:
     summary.pop("run")
     table = [line.rsplit(",", 1)[0] for line in (eval_dir / "summary.csv").read_text().splitlines()]
     return (eval_dir / "predictions.csv").read_text(), summary, "\n".join(table)
+
+
+def differences(a: Any, b: Any, where: str = "", tol: float = 1e-6) -> list[str]:
+    """Paths where ``a`` and ``b`` differ beyond ``tol`` (relative, for floats), recursively."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = sorted(set(a) | set(b))
+        return [d for k in keys for d in differences(a.get(k), b.get(k), f"{where}.{k}", tol)]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{where}[{i}]", tol)]
+    if isinstance(a, float) and isinstance(b, float):
+        return [] if math.isclose(a, b, rel_tol=tol, abs_tol=1e-12) or (a != a and b != b) else [where]
+    return [] if a == b else [where]

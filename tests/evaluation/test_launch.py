@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from evalcli import copy_run, invoke, outputs
+from evalcli import copy_run, differences, invoke, outputs
 
 
 @pytest.mark.slow
@@ -18,5 +18,8 @@ def test_two_processes_give_the_summary_of_one(tiny_run: Path, tmp_path: Path) -
     result = invoke(two, "--batch-size", "6", "--devices", "2")
     assert result.exit_code == 0, result.output
     assert "ASR(a)" in result.stdout  # rank 0 merged; the parent prints its summary
-    assert outputs(two) == outputs(one)
+    (predictions, summary, _), (predictions_1, summary_1, _) = outputs(two), outputs(one)
+    assert predictions == predictions_1  # P(fake) to 6 digits, decisions, queries, broken_by
+    # Each process runs 1 thread, the single one 2: float sums may differ in the last bits.
+    assert differences(summary, summary_1) == []
     assert json.loads((two / "eval" / "summary.json").read_text())["frames"] == 12

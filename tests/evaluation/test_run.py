@@ -55,7 +55,7 @@ def test_a_run_killed_midway_resumes_to_the_same_files(
         return real_write(eval_dir, batch)
 
     monkeypatch.setattr(run_module, "write_part", dies_after_two)
-    killed = invoke(run, "--batch-size", "6")
+    killed = invoke(run, "--batch-size", "4")  # 3 batches: killed in the third
     assert killed.exit_code == 130 and len(list((run / "eval" / "parts").glob("part-*.pt"))) == 2
     monkeypatch.setattr(run_module, "write_part", real_write)
     other = invoke(run, "--batch-size", "6", "--pgd-steps", "3")
