@@ -32,7 +32,8 @@ def _value(v: Any) -> float:
 
 
 def heatmap_panels(panels: Sequence[Panel], ncols: int = 2) -> bytes | None:
-    """Draw annotated [0, 1] heat maps (green high, red low), ``ncols`` per row."""
+    """Draw annotated [0, 1] heat maps, ``ncols`` per row: green good for the detector (high
+    accuracy or AUC, low attack success ``asr_*``), red bad; each cell shows its value (no colour bar)."""
     panels = [p for p in panels if p[3].size and np.isfinite(p[3]).any()]
     if not panels:
         return None
@@ -43,7 +44,8 @@ def heatmap_panels(panels: Sequence[Panel], ncols: int = 2) -> bytes | None:
     fig = Figure(figsize=(ncols * (2.2 + 1.0 * width), nrows * (1.2 + 0.45 * height)), layout="constrained")
     axes = list(fig.subplots(nrows, ncols, squeeze=False).flat)
     for ax, (title, rows, cols, values) in zip(axes, panels):
-        image = ax.imshow(np.ma.masked_invalid(values), cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+        cmap = "RdYlGn_r" if "asr" in title else "RdYlGn"  # an attack's success is the detector's failure
+        ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=1, aspect="auto")
         ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right", fontsize="small")
         ax.set_yticks(range(len(rows)), rows, fontsize="small")
         for (i, j), v in np.ndenumerate(values):
@@ -51,7 +53,6 @@ def heatmap_panels(panels: Sequence[Panel], ncols: int = 2) -> bytes | None:
         ax.set_title(title, fontsize="medium")
     for ax in axes[len(panels) :]:
         ax.set_axis_off()
-    fig.colorbar(image, ax=axes[: len(panels)], shrink=0.8)
     return _png(fig)
 
 
