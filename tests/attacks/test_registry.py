@@ -32,7 +32,7 @@ def test_names_uses_and_default_set() -> None:
 def test_options_are_read_from_the_named_settings() -> None:
     spec = get_attack("pgd")
     assert spec.fn is pgd
-    assert spec.options(SimpleNamespace(pgd_steps=7), "eval") == {"steps": 7}
+    assert spec.options(SimpleNamespace(pgd_steps=7, eot=2), "eval") == {"steps": 7, "eot": 2}
     assert spec.options(SimpleNamespace(alpha=None, steps=3), "train") == {"alpha": None, "steps": 3}
 
 

@@ -59,14 +59,22 @@ ATTACKS: dict[str, AttackSpec] = {
     spec.name: spec
     for spec in (
         AttackSpec("clean", clean, "none", _EVAL, "no attack: the clean frames", default=True),
-        AttackSpec("fgsm", fgsm, "white-box", _EVAL, "one signed-gradient step of size eps", default=True),
+        AttackSpec(
+            "fgsm",
+            fgsm,
+            "white-box",
+            _EVAL,
+            "one signed-gradient step of size eps",
+            eval_options={"eot": "eot"},
+            default=True,
+        ),
         AttackSpec(
             "pgd",
             pgd,
             "white-box",
             _EVAL | _TRAIN,
             "PGD on the BCE loss, random start",
-            eval_options={"steps": "pgd_steps"},
+            eval_options={"steps": "pgd_steps", "eot": "eot"},
             train_options={"alpha": "alpha", "steps": "steps"},
             default=True,
         ),
@@ -85,7 +93,7 @@ ATTACKS: dict[str, AttackSpec] = {
             "white-box",
             _EVAL,
             "APGD on the BCE loss: step halving, momentum, no step size to tune (Croce & Hein 2020)",
-            eval_options={"steps": "apgd_steps"},
+            eval_options={"steps": "apgd_steps", "eot": "eot"},
         ),
         AttackSpec(
             "apgd_margin",
@@ -93,7 +101,7 @@ ATTACKS: dict[str, AttackSpec] = {
             "white-box",
             _EVAL,
             "APGD on the margin loss: does not saturate on confident detectors",
-            eval_options={"steps": "apgd_steps"},
+            eval_options={"steps": "apgd_steps", "eot": "eot"},
         ),
         AttackSpec(
             "auto",

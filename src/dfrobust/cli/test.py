@@ -39,6 +39,12 @@ def test_command(
     jpeg_quality: Annotated[
         int | None, typer.Option(help="Score every condition after a JPEG round trip at this quality.")
     ] = None,
+    codec: Annotated[
+        str | None, typer.Option(help="Score every condition after an H.264 round trip, e.g. h264:crf23.")
+    ] = None,
+    eot: Annotated[
+        int, typer.Option(help="EOT draws per gradient of fgsm, pgd, apgd (random JPEG, blur, resize, noise).")
+    ] = 1,
     batch_size: Annotated[int, typer.Option(help="Frames per batch.")] = 128,
     seed: Annotated[int, typer.Option(help="Seed of the subset, random starts and Square.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -78,6 +84,8 @@ def test_command(
         auto_members=tuple(parse_list(auto_members) or ()),
         limit=limit,
         jpeg_quality=jpeg_quality,
+        codec=codec,
+        eot=eot,
         batch_size=batch_size,
         seed=seed,
         sanity=sanity,

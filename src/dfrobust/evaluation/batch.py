@@ -20,7 +20,7 @@ from torch import nn
 
 from dfrobust.attacks import get_attack, pgd
 from dfrobust.attacks.base import SampleGenerators
-from dfrobust.evaluation.images import jpeg_roundtrip
+from dfrobust.evaluation.images import h264_roundtrip, jpeg_roundtrip, parse_codec
 from dfrobust.evaluation.options import Condition, EvalOptions
 
 SANITY_TAG = "sanity-pgd"
@@ -78,6 +78,7 @@ def frame_generators(seed: int, tag: str, keys: Sequence[str]) -> SampleGenerato
 def budget_label(condition: Condition, options: EvalOptions) -> str:
     """``pgd 4/255 (steps 10)``: a condition and the budgets the registry passes it."""
     budgets = get_attack(condition.attack, "eval").options(options, "eval")
+    budgets = {k: v for k, v in budgets.items() if not (k == "eot" and v == 1)}  # no EOT: not worth a word
     text = ", ".join(f"{k} {','.join(v) if isinstance(v, tuple) else v}" for k, v in budgets.items())
     return f"{condition.label} ({text})" if text else condition.label
 
@@ -111,10 +112,13 @@ def evaluate_batch(
         gens = frame_generators(options.seed, c.slug, paths)
         attacked = spec.fn(model, x, y, eps=c.eps, generator=gens, **spec.options(options, "eval"))
         x_adv = attacked.x_adv
-        if options.jpeg_quality is None:
+        if options.jpeg_quality is None and options.codec is None:
             batch.probs[c] = torch.sigmoid(attacked.logits).cpu()
         else:
-            x_adv = jpeg_roundtrip(x_adv, options.jpeg_quality)
+            if options.jpeg_quality is not None:
+                x_adv = jpeg_roundtrip(x_adv, options.jpeg_quality)
+            if options.codec is not None:
+                x_adv = h264_roundtrip(x_adv, parse_codec(options.codec))
             batch.probs[c] = score(model, x_adv)
         if batch.scored is not None:
             batch.scored[c] = x_adv

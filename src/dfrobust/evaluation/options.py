@@ -8,6 +8,7 @@ from dfrobust.attacks.ensemble import DEFAULT_MEMBERS, check_members
 from dfrobust.attacks.registry import attack_names, default_attacks, get_attack
 from dfrobust.eps import check_eps, eps_label, eps_slug
 from dfrobust.errors import DfrobustError
+from dfrobust.evaluation.images import parse_codec
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,10 @@ class EvalOptions:
         eps: L-inf budgets in pixel units of [0, 1] images (4/255).
         limit: evaluate a seeded random subset of at most this many frames.
         jpeg_quality: score every condition after a JPEG round trip at this quality.
+        codec: score every condition after an H.264 round trip, ``h264:crf23`` (after the
+            JPEG one if both are given; :func:`dfrobust.evaluation.images.h264_roundtrip`).
+        eot: EOT draws per gradient of fgsm, pgd, apgd and apgd_margin (1: none; see
+            :mod:`dfrobust.attacks.eot`).
         sanity: run PGD at ``sanity_eps`` on ``sanity_frames`` frames (gradient-masking check).
         n_queries: Square's query budget per frame. pgd_steps / apgd_steps: iterations.
         auto_queries, auto_members: the ``auto`` ensemble's Square budget and its members in
@@ -54,6 +59,8 @@ class EvalOptions:
     auto_members: tuple[str, ...] = DEFAULT_MEMBERS
     limit: int | None = None
     jpeg_quality: int | None = None
+    codec: str | None = None
+    eot: int = 1
     batch_size: int = 128
     seed: int = 0
     sanity: bool = True
@@ -70,12 +77,13 @@ class EvalOptions:
             raise DfrobustError("Expected at least one eps for the attacks, e.g. --eps 4/255")
         for eps in (*self.eps, self.sanity_eps):
             check_eps(eps)
-        for name in ("n_queries", "pgd_steps", "apgd_steps", "auto_queries", "batch_size", "sanity_frames"):
+        for name in ("n_queries", "eot", "pgd_steps", "apgd_steps", "auto_queries", "batch_size", "sanity_frames"):
             if getattr(self, name) <= 0:
                 raise DfrobustError(f"Expected {name} to be a positive integer, got {getattr(self, name)}")
         object.__setattr__(self, "auto_members", check_members(self.auto_members))
         if self.limit is not None and self.limit <= 0:
             raise DfrobustError(f"Expected limit to be a positive number of frames, got {self.limit}")
+        parse_codec(self.codec)
         if self.jpeg_quality is not None and not 1 <= self.jpeg_quality <= 100:
             raise DfrobustError(f"Expected jpeg_quality in [1, 100], got {self.jpeg_quality}")
 
