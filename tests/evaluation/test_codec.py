@@ -76,3 +76,12 @@ def test_eot_is_an_evaluation_budget() -> None:
     assert budget_label(Condition("pgd", 4 / 255), EvalOptions()) == "pgd 4/255 (steps 10)"
     with pytest.raises(DfrobustError, match="eot"):
         EvalOptions(eot=0)
+
+
+def test_evaluate_with_eot_uses_the_per_frame_generators(tiny_manifest: Path) -> None:
+    frames = FFDataset(tiny_manifest, "test", build_transform((32, 32)), return_video=True)
+    net = TinyNet().eval()
+    options = EvalOptions(attacks=("clean", "pgd"), eps=(8 / 255,), pgd_steps=2, eot=2, limit=4, sanity=False)
+    first, second = evaluate(net, frames, options), evaluate(net, frames, options)
+    pgd_condition = Condition("pgd", 8 / 255)
+    assert torch.equal(first.probs[pgd_condition], second.probs[pgd_condition])
