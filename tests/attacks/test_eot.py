@@ -125,3 +125,13 @@ def test_apgd_with_eot(model: TinyCNN) -> None:
     robust = apgd_margin(model, x, y, eps=0.1, steps=5, eot=3, generator=torch.Generator().manual_seed(0))
     assert (robust.x_adv - x).abs().max() <= 0.1 + 1e-6
     assert (robust.queries % 3 == 0).all() and robust.queries.max() <= 3 * 6
+
+
+def test_auto_passes_eot_to_its_gradient_members(model: TinyCNN) -> None:
+    from dfrobust.attacks import auto
+
+    x, y = tiny_data(16, seed=4)
+    result = auto(model, x, y, eps=0.05, members=("apgd", "square"), steps=3, n_queries=5, eot=2)
+    apgd_stage = result.details["stages"][0]
+    assert apgd_stage["attack"] == "apgd" and apgd_stage["queries"] % 2 == 0
+    assert apgd_stage["queries"] <= 2 * 4 * apgd_stage["attacked"]

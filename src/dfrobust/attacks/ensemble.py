@@ -59,6 +59,7 @@ def auto(
     members: Sequence[str] = DEFAULT_MEMBERS,
     steps: int = 100,
     n_queries: int = 5000,
+    eot: int = 1,
     generator: torch.Generator | None = None,
 ) -> AttackResult:
     """The worst case over ``members``, each run only on the frames still classified correctly.
@@ -69,6 +70,7 @@ def auto(
         eps: L-inf budget in pixel units (4/255).
         members: registry names of evaluation attacks, in the order they run.
         steps: iterations of the gradient members (APGD's 100). n_queries: Square's budget.
+        eot: EOT draws per gradient of the members that take it (see :mod:`dfrobust.attacks.eot`).
         generator: torch.Generator on ``x``'s device, shared by the members in turn; None
             builds one seeded 0.
 
@@ -85,9 +87,10 @@ def auto(
 
     eps, members = check_eps(eps), check_members(members)
     steps, n_queries = check_count(steps, "steps"), check_count(n_queries, "n_queries")
+    eot = check_count(eot, "eot")
     check_inputs(x, y, generator)
     generator = torch.Generator(device=x.device).manual_seed(0) if generator is None else generator
-    budgets = {"steps": steps, "n_queries": n_queries}
+    budgets = {"steps": steps, "n_queries": n_queries, "eot": eot}
     y = y.to(x.device)
     x_adv, queries = x.detach().clone(), torch.zeros(len(y), dtype=torch.long, device=x.device)
     robust = query(model, x.detach().float(), y)[1] > 0

@@ -109,7 +109,7 @@ ATTACKS: dict[str, AttackSpec] = {
             "white-box",
             _EVAL,
             "worst case of APGD-BCE, APGD-margin and Square (AutoAttack's protocol, one logit)",
-            eval_options={"steps": "apgd_steps", "n_queries": "auto_queries", "members": "auto_members"},
+            eval_options={"steps": "apgd_steps", "n_queries": "auto_queries", "members": "auto_members", "eot": "eot"},
         ),
         AttackSpec(
             "fgsm_rs",
