@@ -47,3 +47,16 @@ def test_help_lists_the_commands_in_pipeline_order_without_loading_torch() -> No
 def test_version() -> None:
     result = _dfrobust("--version")
     assert result.returncode == 0 and dfrobust.__version__ in result.stdout
+
+
+def test_lightning_messages_are_printed_once() -> None:
+    """``import lightning`` adds a console handler of its own; the CLI removes it, so a
+    Lightning message reaches stderr through the CLI's handler only."""
+    probe = (
+        "import logging; from dfrobust.cli.common import setup_logging, route_lightning_logs; "
+        "setup_logging(); route_lightning_logs(); "
+        "logging.getLogger('lightning.pytorch').info('probe-message')"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("probe-message") == 1, done.stderr

@@ -50,6 +50,18 @@ def setup_logging(verbose: bool = False) -> None:
     )
 
 
+def route_lightning_logs() -> None:
+    """Import Lightning and drop the console handler ``import lightning`` adds to its logger.
+
+    Lightning adds that handler unconditionally, and its messages also reach the handler of
+    :func:`setup_logging`, so every Lightning line was printed twice. Called by the commands
+    that train, right before they do.
+    """
+    import lightning  # noqa: F401 - the import adds the handler removed below
+
+    logging.getLogger("lightning").handlers.clear()
+
+
 def enable_debug(verbose: bool) -> None:
     """A command's own ``--verbose``: raise the level to DEBUG, never lower what ``-v`` set."""
     if verbose:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from dfrobust.cli.app import app
-from dfrobust.cli.common import console, err_console, handles_errors, progress_bar
+from dfrobust.cli.common import console, err_console, handles_errors, progress_bar, route_lightning_logs
 from dfrobust.cli.report import summary_rich_table
 
 
@@ -31,6 +31,8 @@ def demo(
 
     from dfrobust.cli.cross import matrix_table
     from dfrobust.demo import run_demo
+
+    route_lightning_logs()
     from dfrobust.report import summary_table
     from dfrobust.report.generalisation import method_rows
     from dfrobust.report.results import cell

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from dfrobust.cli.app import app
-from dfrobust.cli.common import console, enable_debug, handles_errors, progress_bar
+from dfrobust.cli.common import console, enable_debug, handles_errors, progress_bar, route_lightning_logs
 from dfrobust.errors import DfrobustError
 
 if TYPE_CHECKING:
@@ -81,6 +81,8 @@ def train(
 
     from dfrobust.config import load_config
     from dfrobust.training import train as train_run
+
+    route_lightning_logs()
 
     named = {
         "manifest": manifest,
