@@ -19,6 +19,13 @@ from dfrobust.eps import parse_eps
 Attacks = Annotated[str, typer.Option(help="Comma-separated attack names (the registry's eval attacks).")]
 Eps = Annotated[str, typer.Option(help="Comma-separated L-inf budgets in pixel units.")]
 Limit = Annotated[int | None, typer.Option(help="Evaluate a seeded random subset of N frames per test set.")]
+Split = Annotated[str, typer.Option(help="Split of each manifest to evaluate (transfer: of each source's manifest).")]
+Checkpoint = Annotated[str, typer.Option(help="best, best-robust, last, or a .ckpt path.")]
+NQueries = Annotated[int, typer.Option(help="Square's query budget per frame.")]
+PgdSteps = Annotated[int, typer.Option(help="PGD iterations.")]
+BatchSize = Annotated[int, typer.Option(help="Frames per batch.")]
+Seed = Annotated[int, typer.Option(help="Seed of the subsets, random starts and Square.")]
+Device = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
 
 
 def eval_options(attacks: str, eps: str, **kwargs: Any):
@@ -53,14 +60,14 @@ def cross_command(
     out: Annotated[Path, typer.Option("--out", help="Folder for cross.json, cross.csv and the cells.")],
     attacks: Attacks = "clean,pgd",
     eps: Eps = "4/255",
-    split: Annotated[str, typer.Option(help="Split of each manifest to evaluate.")] = "test",
-    checkpoint: Annotated[str, typer.Option(help="best, best-robust, last, or a .ckpt path.")] = "best",
-    n_queries: Annotated[int, typer.Option(help="Square's query budget per frame.")] = 1000,
-    pgd_steps: Annotated[int, typer.Option(help="PGD iterations.")] = 10,
+    split: Split = "test",
+    checkpoint: Checkpoint = "best",
+    n_queries: NQueries = 1000,
+    pgd_steps: PgdSteps = 10,
     limit: Limit = None,
-    batch_size: Annotated[int, typer.Option(help="Frames per batch.")] = 128,
-    seed: Annotated[int, typer.Option(help="Seed of the subsets, random starts and Square.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    batch_size: BatchSize = 128,
+    seed: Seed = 0,
+    device: Device = "auto",
 ) -> None:
     """Every run on every test set, clean and attacked: the train-set x test-set matrix.
 

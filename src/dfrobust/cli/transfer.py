@@ -9,7 +9,20 @@ import typer
 
 from dfrobust.cli.app import app
 from dfrobust.cli.common import console, err_console, handles_errors
-from dfrobust.cli.cross import Attacks, Eps, Limit, eval_options, matrix_table
+from dfrobust.cli.cross import (
+    Attacks,
+    BatchSize,
+    Checkpoint,
+    Device,
+    Eps,
+    Limit,
+    NQueries,
+    PgdSteps,
+    Seed,
+    Split,
+    eval_options,
+    matrix_table,
+)
 
 
 @app.command("transfer")
@@ -20,14 +33,14 @@ def transfer_command(
     out: Annotated[Path, typer.Option("--out", help="Folder for transfer.json, transfer.csv, frames and cells.")],
     attacks: Attacks = "pgd",
     eps: Eps = "4/255",
-    split: Annotated[str, typer.Option(help="Split of each source's manifest to attack.")] = "test",
-    checkpoint: Annotated[str, typer.Option(help="best, best-robust, last, or a .ckpt path.")] = "best",
-    n_queries: Annotated[int, typer.Option(help="Square's query budget per frame.")] = 1000,
-    pgd_steps: Annotated[int, typer.Option(help="PGD iterations.")] = 10,
+    split: Split = "test",
+    checkpoint: Checkpoint = "best",
+    n_queries: NQueries = 1000,
+    pgd_steps: PgdSteps = 10,
     limit: Limit = None,
-    batch_size: Annotated[int, typer.Option(help="Frames per batch.")] = 128,
-    seed: Annotated[int, typer.Option(help="Seed of the subsets, random starts and Square.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    batch_size: BatchSize = 128,
+    seed: Seed = 0,
+    device: Device = "auto",
 ) -> None:
     """Transfer attacks: each source's adversarial frames scored by each target.
 
