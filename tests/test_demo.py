@@ -12,6 +12,7 @@ import pytest
 
 from dfrobust.config import load_config
 from dfrobust.demo import CONFIG_NAMES, FAST, demo_config_path, run_demo
+from dfrobust.eps import eps_label
 
 
 def test_demo_configs_are_found_and_differ_only_in_the_adversary() -> None:
@@ -34,17 +35,23 @@ def test_demo_fast_from_nothing_to_a_report_then_resumes(tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
-    tables = " ".join(lines).split("└")  # the summary, per-method and transfer tables, in order
+    tables = " ".join(lines).split("└")  # summary, auto stages x 2, per-method and transfer tables, in order
     first = lines[: next(i for i, x in enumerate(lines) if x.startswith("└"))]
     table = [line for line in first if line.startswith("│")]
-    assert [[cell.strip() for cell in line.split("│")[1:3]] for line in table] == [
-        [model, condition] for model in ("clean", "fgsm_rs") for condition in ("clean", "fgsm", "pgd", "square")
+    sweep = [eps_label(e) for e in FAST.sweep]
+    conditions = (
+        [("clean", "0")] + [(a, e) for a in ("fgsm", "pgd") for e in sweep] + [("square", "4/255"), ("auto", "4/255")]
+    )
+    assert [[cell.strip() for cell in line.split("│")[1:4]] for line in table] == [
+        [model, condition, eps] for model in ("clean", "fgsm_rs") for condition, eps in conditions
     ]
+    for k, model in enumerate(("clean", "fgsm_rs"), start=1):
+        assert f"auto, {model}" in tables[k] and "apgd_margin" in tables[k] and "square" in tables[k]
     assert f"report: {(out / 'report.html').resolve()}" in result.stdout.replace("\n", "")
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count("<img ") >= 6 and "Run fgsm_rs" in page and "catastrophic" in page
     assert "Per manipulation method" in page and "Transfer attacks: source x target" in page
-    assert "Deepfakes" in tables[1] and "Face2Face" in tables[1]
+    assert "Deepfakes" in tables[3] and "Face2Face" in tables[3] and "fgsm 8/255" not in tables[3]
     transfer = json.loads((out / "transfer" / "transfer.json").read_text(encoding="utf-8"))
     assert [(r["source"], r["target"], r["condition"]) for r in transfer["rows"]] == [
         ("clean", "clean", "pgd"),
@@ -53,13 +60,10 @@ def test_demo_fast_from_nothing_to_a_report_then_resumes(tmp_path: Path) -> None
     assert (out / "report.md").is_file()
     for run in ("clean", "fgsm_rs"):
         summary = json.loads((out / "runs" / run / "eval" / "summary.json").read_text(encoding="utf-8"))
-        assert [(r["condition"], r["eps"]) for r in summary["rows"]] == [
-            ("clean", "0"),
-            ("fgsm", "4/255"),
-            ("pgd", "4/255"),
-            ("square", "4/255"),
-        ]
+        assert [(r["condition"], r["eps"]) for r in summary["rows"]] == conditions
+        assert [s["attack"] for s in summary["rows"][-1]["stages"]] == ["apgd", "apgd_margin", "square"]
         assert summary["options"]["n_queries"] == FAST.n_queries
+        assert summary["options"]["auto_queries"] == FAST.auto_queries
         assert {r["group"] for r in summary["groups"]["method"]} == {"Deepfakes", "Face2Face"}
 
     # A rerun keeps every finished stage: same checkpoints, same evaluation files.

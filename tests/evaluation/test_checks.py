@@ -54,7 +54,27 @@ def test_apgd_must_not_be_weaker_than_pgd() -> None:
 def test_no_apgd_no_new_checks() -> None:
     names = [c.name for c in gradient_masking_checks({("pgd", "4/255"): 0.1, ("fgsm", "4/255"): 0.2})]
     assert not any(n.startswith(("margin_not", "apgd_not")) for n in names)
-    assert names[-1] == "pgd_large_eps"
+    assert names[-2:] == ["pgd_large_eps", "pgd_unbounded"]
+
+
+def test_accuracy_must_fall_as_eps_grows() -> None:
+    accuracy = {("pgd", "1/255"): 0.8, ("pgd", "2/255"): 0.5, ("pgd", "8/255"): 0.6, ("pgd", "4/255"): 0.3}
+    accuracy |= {("fgsm", "2/255"): 0.6, ("fgsm", "4/255"): 0.61, ("square", "4/255"): 0.9}
+    checks = _by_name(gradient_masking_checks(accuracy))
+    rose = checks["accuracy_falls_with_eps@pgd"]
+    assert rose.status == "warn" and "it rose from 4/255 to 8/255" in rose.message()
+    assert list(rose.values) == ["accuracy@1/255", "accuracy@2/255", "accuracy@4/255", "accuracy@8/255"]
+    assert checks["accuracy_falls_with_eps@fgsm"].status == "pass"  # +0.01: within the tolerance
+    assert "accuracy_falls_with_eps@square" not in checks  # one budget: nothing to compare
+
+
+def test_an_unbounded_attack_must_reach_zero_accuracy() -> None:
+    def unbounded(value):
+        return _by_name(gradient_masking_checks({("pgd", "4/255"): 0.1}, unbounded=value))["pgd_unbounded"]
+
+    assert unbounded(0.0).status == "pass"
+    assert unbounded(0.25).status == "warn" and "pgd_accuracy 0.250" in unbounded(0.25).message()
+    assert unbounded(None).status == "skipped"
 
 
 class _Net(nn.Module):
@@ -96,3 +116,19 @@ def test_evaluation_flags_a_saturated_detector(tiny_manifest: Path) -> None:
     assert checks["margin_not_beyond_bce@16/255"].status == "warn"
     assert SATURATION_HINT in checks["margin_not_beyond_bce@16/255"].message()
     assert checks["apgd_not_weaker_than_pgd@16/255"].status == "pass"  # both stand still: equally blind
+
+
+class _Quantised(nn.Module):
+    """Gradient masking by construction: rounding the input has a zero gradient everywhere."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 20 * (torch.round(x).mean((1, 2, 3)) - 0.5)
+
+
+def test_an_unbounded_pgd_exposes_a_zero_gradient_detector(tiny_manifest: Path) -> None:
+    frames = FFDataset(tiny_manifest, "test", build_transform((16, 16)), return_video=True)
+    options = EvalOptions(attacks=("clean", "pgd"), eps=(4 / 255,), pgd_steps=3, limit=24, sanity_frames=24, examples=0)
+    result = evaluate(_Quantised(), frames, options)
+    check = _by_name(result.checks())["pgd_unbounded"]
+    assert result.unbounded is not None and result.unbounded > 0.2  # PGD cannot move without a gradient
+    assert check.status == "warn" and "lead nowhere" in check.message()

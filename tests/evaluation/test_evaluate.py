@@ -118,6 +118,9 @@ def test_gradient_masking_checks_warn_pass_and_skip() -> None:
         ({"n_queries": 0}, "n_queries"),
         ({"jpeg_quality": 0}, "jpeg_quality"),
         ({"limit": 0}, "limit"),
+        ({"attacks": ("clean", "pgd"), "attack_eps": {"square": (4 / 255,)}}, "'square', which is not among"),
+        ({"attacks": ("clean", "pgd"), "attack_eps": {"pgd": (8.0,)}}, "eps of pgd in [0, 1]"),
+        ({"attacks": ("clean", "pgd"), "attack_eps": {"pgd": ()}}, "at least one eps for pgd"),
     ],
 )
 def test_options_reject_bad_values_with_the_fix(kwargs: dict, message: str) -> None:
@@ -130,6 +133,15 @@ def test_conditions_labels_and_slugs() -> None:
     assert [c.slug for c in options.conditions] == ["clean", "pgd_4-255", "pgd_0.03", "fgsm_4-255", "fgsm_0.03"]
     assert eps_label(8 / 255) == "8/255" and eps_label(0) == "0"
     assert Condition("square", 2 / 255).label == "square 2/255"
+
+
+def test_attack_eps_gives_an_attack_its_own_budgets() -> None:
+    options = EvalOptions(attacks=("clean", "fgsm", "square"), eps=(1 / 255, 2 / 255), attack_eps={"square": 4 / 255})
+    assert [c.label for c in options.conditions] == ["clean", "fgsm 1/255", "fgsm 2/255", "square 4/255"]
+    assert options.budgets("square") == (4 / 255,) and options.budgets("fgsm") == (1 / 255, 2 / 255)
+    # every attack has its own budgets: no --eps needed
+    alone = EvalOptions(attacks=("clean", "pgd"), eps=(), attack_eps={"pgd": (8 / 255, 4 / 255)})
+    assert [c.slug for c in alone.conditions] == ["clean", "pgd_8-255", "pgd_4-255"]
 
 
 def test_jpeg_roundtrip_matches_pil_and_stays_in_range() -> None:
@@ -170,6 +182,10 @@ def test_evaluate_attacks_each_batch_once_per_condition_and_is_seeded(
     assert rows[("clean", "0")]["accuracy"] > 0.9  # the net learned the toy task
     assert rows[("pgd", "16/255")]["accuracy"] <= rows[("clean", "0")]["accuracy"]
     assert first.large_eps is not None and 0 <= first.large_eps[1] <= 1
+    assert first.unbounded == 0.0  # no bound: PGD reaches any image, so every sanity frame breaks
+    checks = {c.name: c for c in first.checks()}
+    assert checks["pgd_unbounded"].status == "pass" and checks["pgd_unbounded"].values == {"pgd_accuracy": 0.0}
+    assert checks["accuracy_falls_with_eps@pgd"].values["accuracy@16/255"] == rows[("pgd", "16/255")]["accuracy"]
     assert len(first.examples) == 4 * 6 and {e.label for e in first.examples} == {0, 1}
 
 
@@ -282,6 +298,8 @@ def test_cli_test_end_to_end_on_a_trained_run(tiny_run: Path) -> None:
         (["--eps", "8"], "did you mean 8/255"),
         (["--n-queries", "0"], "n_queries"),
         (["--checkpoint", "nope"], "no checkpoint"),
+        (["--attack-eps", "square"], "Expected --attack-eps as ATTACK=EPS"),
+        (["--attacks", "clean,pgd", "--attack-eps", "square=4/255"], "'square', which is not among"),
     ],
 )
 def test_cli_test_errors_are_one_clear_line(tiny_run: Path, args: list[str], message: str) -> None:

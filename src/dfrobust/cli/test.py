@@ -11,7 +11,7 @@ from rich.table import Table
 
 from dfrobust.cli.app import app
 from dfrobust.cli.common import console, err_console, handles_errors, parse_list, progress_bar
-from dfrobust.eps import parse_eps
+from dfrobust.eps import eps_label, parse_eps
 from dfrobust.errors import DfrobustError
 
 
@@ -28,6 +28,12 @@ def test_command(
         ),
     ] = None,
     eps: Annotated[str, typer.Option(help="Comma-separated L-inf budgets in pixel units.")] = "2/255,4/255,8/255",
+    attack_eps: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Own budgets for one attack, replacing --eps for it: square=4/255 or auto=2/255,4/255 (repeat)."
+        ),
+    ] = None,
     n_queries: Annotated[int, typer.Option(help="Square's query budget per frame.")] = 1000,
     pgd_steps: Annotated[int, typer.Option(help="PGD iterations.")] = 10,
     apgd_steps: Annotated[int, typer.Option(help="APGD iterations (apgd, apgd_margin, auto).")] = 100,
@@ -49,7 +55,10 @@ def test_command(
     seed: Annotated[int, typer.Option(help="Seed of the subset, random starts and Square.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     sanity: Annotated[
-        bool, typer.Option("--sanity/--no-sanity", help="Also run PGD at 32/255 on 128 frames (masking check).")
+        bool,
+        typer.Option(
+            "--sanity/--no-sanity", help="Also run PGD at 32/255 and unbounded on 128 frames (masking checks)."
+        ),
     ] = True,
     manifest: Annotated[Path | None, typer.Option(help="Frames to evaluate instead of the run's manifest.")] = None,
     by: Annotated[
@@ -77,6 +86,7 @@ def test_command(
     options = EvalOptions(
         **chosen,
         eps=tuple(parse_eps(e) for e in parse_list(eps) or ()),
+        attack_eps=parse_attack_eps(attack_eps or []),
         n_queries=n_queries,
         pgd_steps=pgd_steps,
         apgd_steps=apgd_steps,
@@ -114,6 +124,17 @@ def test_command(
     err_console.print(f"results written to {job.out_dir}")
     if save_adv is not None:
         err_console.print(f"frames written to {summary['saved_frames']}")
+
+
+def parse_attack_eps(items: list[str]) -> dict[str, tuple[float, ...]]:
+    """``["square=4/255", "auto=2/255,4/255"]`` -> ``{"square": (4/255,), "auto": (2/255, 4/255)}``."""
+    budgets: dict[str, tuple[float, ...]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or not name.strip() or not parse_list(values):
+            raise DfrobustError(f"Expected --attack-eps as ATTACK=EPS[,EPS...] (e.g. square=4/255), but got {item!r}")
+        budgets[name.strip()] = tuple(parse_eps(e, f"eps of {name.strip()}") for e in parse_list(values) or ())
+    return budgets
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -217,9 +238,13 @@ def summary_table(summary: dict[str, Any], group: str | None = None) -> Table:
     return table
 
 
-def stages_table(rows: list[dict[str, Any]]) -> Table:
-    """The ensemble's stages: robust accuracy after each member, frames it broke, queries, time."""
-    table = Table(title="auto: robust accuracy after each attack (each runs on the frames still robust)")
+def stages_table(rows: list[dict[str, Any]], model: str | None = None) -> Table:
+    """The ensemble's stages: robust accuracy after each member, frames it broke, queries, time.
+
+    ``rows``: summary rows (``eps`` a label or a number); ``model`` goes into the title.
+    """
+    whose = f"auto, {model}" if model else "auto"
+    table = Table(title=f"{whose}: robust accuracy after each attack (each runs on the frames still robust)")
     for name in ("condition", "eps", "after", "robust acc %", "broken", "queries mean", "seconds"):
         table.add_column(name, justify="left" if name in ("condition", "eps", "after") else "right")
     for row in rows:
@@ -227,7 +252,7 @@ def stages_table(rows: list[dict[str, Any]]) -> Table:
             mean = stage["queries_mean"]
             table.add_row(
                 row["condition"],
-                row["eps"],
+                row["eps"] if isinstance(row["eps"], str) else eps_label(row["eps"]),
                 stage["attack"],
                 _pct(stage["robust_accuracy"]),
                 str(stage["broken"]),

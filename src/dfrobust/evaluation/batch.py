@@ -20,10 +20,13 @@ from torch import nn
 
 from dfrobust.attacks import get_attack, pgd
 from dfrobust.attacks.base import SampleGenerators
+from dfrobust.eps import eps_label
 from dfrobust.evaluation.images import h264_roundtrip, jpeg_roundtrip, parse_codec
 from dfrobust.evaluation.options import Condition, EvalOptions
 
 SANITY_TAG = "sanity-pgd"
+UNBOUNDED_TAG = "sanity-unbounded"
+UNBOUNDED_EPS = 1.0  # the whole [0, 1] box: any image is reachable, so every frame must break
 
 
 @dataclass
@@ -49,7 +52,8 @@ class Batch:
         probs: condition -> (n,) P(fake). queries: attack condition -> (n,) model evaluations.
         broken_by, stages: the ensemble's per-frame member and per-stage counts (``auto`` only).
         seconds: condition -> wall time. sanity: (n,) int8, -1 not a sanity frame, 1 still
-            correct under the large-eps PGD, 0 broken. examples: frames kept for the report.
+            correct under the large-eps PGD, 0 broken. unbounded: the same under PGD at eps 1
+            (no bound). examples: frames kept for the report.
         scored: condition -> (n, 3, H, W) images as scored, only when asked for (never saved).
     """
 
@@ -60,6 +64,7 @@ class Batch:
     stages: dict[Condition, list[dict[str, Any]]] = field(default_factory=dict)
     seconds: dict[Condition, float] = field(default_factory=dict)
     sanity: torch.Tensor | None = None
+    unbounded: torch.Tensor | None = None
     examples: list[Example] = field(default_factory=list)
     scored: dict[Condition, torch.Tensor] | None = None
 
@@ -145,7 +150,8 @@ def evaluate_batch(
                 )
                 for i, k in ((i, frames["examples"][p]) for i, p in enumerate(positions) if p in frames["examples"])
             ]
-    batch.sanity = _sanity(model, x, y, frames, options, on_stage)
+    batch.sanity = _sanity(model, x, y, frames, options, options.sanity_eps, SANITY_TAG, on_stage)
+    batch.unbounded = _sanity(model, x, y, frames, options, UNBOUNDED_EPS, UNBOUNDED_TAG, on_stage)
     return batch
 
 
@@ -155,25 +161,27 @@ def _sanity(
     y: torch.Tensor,
     frames: dict[str, Any],
     options: EvalOptions,
+    eps: float,
+    tag: str,
     on_stage: Callable[[str], None] | None,
 ) -> torch.Tensor:
-    """(n,) int8: 1 where a sanity frame stays correct under PGD at the large eps, 0 where it
+    """(n,) int8: 1 where a sanity frame stays correct under PGD at ``eps``, 0 where it
     breaks, -1 for frames outside the sanity subset."""
     mask = torch.tensor(frames["sanity"], dtype=torch.bool)
     out = torch.full((len(mask),), -1, dtype=torch.int8)
     if not options.sanity or not mask.any():
         return out
     if on_stage is not None:
-        on_stage(f"sanity pgd {options.sanity_eps * 255:.0f}/255 (steps {options.pgd_steps})")
+        on_stage(f"sanity pgd {eps_label(eps)} (steps {options.pgd_steps})")
     keys = [p for p, keep in zip(frames["paths"], mask.tolist()) if keep]
     picked = mask.to(x.device)
     attacked = pgd(
         model,
         x[picked],
         y[picked],
-        eps=options.sanity_eps,
+        eps=eps,
         steps=options.pgd_steps,
-        generator=frame_generators(options.seed, SANITY_TAG, keys),
+        generator=frame_generators(options.seed, tag, keys),
     )
     out[mask] = (~attacked.success).to(torch.int8).cpu()
     return out

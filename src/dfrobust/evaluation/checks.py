@@ -2,8 +2,9 @@
 
 They compare conditions the way Athalye et al. (ICML 2018, arXiv:1802.00420) and Carlini et
 al. ("On Evaluating Adversarial Robustness", arXiv:1902.06705) advise: a white-box iterative
-attack must beat a single step, a black-box attack must not beat the white-box one, and an
-unbounded-ish budget must reach ~0 accuracy. Where APGD runs, more iterations must not
+attack must beat a single step, a black-box attack must not beat the white-box one, a
+larger budget must not leave more frames correct, a large budget must reach ~0 accuracy and
+an unbounded one (eps 1: any image) exactly 0. Where APGD runs, more iterations must not
 make the attack weaker than PGD, and the margin loss must not break clearly more than BCE:
 on a confident one-logit detector BCE's gradient ``sigmoid(z) - y`` underflows to 0 in
 float32 (saturation), and every BCE attack then reports robustness that is not there. A
@@ -20,6 +21,7 @@ from dfrobust.eps import parse_eps
 
 TOLERANCE = 0.02  # accuracy slack between attacks: about 5 frames of 256
 LARGE_EPS_MAX_ACCURACY = 0.1
+UNBOUNDED_MAX_ACCURACY = 0.02  # eps 1 reaches every image: anything but 0 means the gradients mislead
 SATURATION_HINT = (
     "saturated gradients: the BCE loss's gradient underflows for confident outputs; "
     "use the margin loss / --attacks auto"
@@ -51,6 +53,7 @@ def gradient_masking_checks(
     large_eps: tuple[str, float] | None = None,
     tolerance: float = TOLERANCE,
     stages: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    unbounded: float | None = None,
 ) -> list[Check]:
     """Compare robust accuracies across attacks for signs of gradient masking.
 
@@ -59,11 +62,13 @@ def gradient_masking_checks(
         large_eps: ``(eps_label, accuracy)`` of PGD at a large budget (e.g. 32/255), or None.
         tolerance: accuracy slack allowed between attacks (sampling noise, random starts).
         stages: eps label -> the ``auto`` ensemble's stages (``attack``, ``robust_accuracy``).
+        unbounded: accuracy under PGD at eps 1 (no bound), or None.
 
     Returns:
         One :class:`Check` per eps for ``pgd_beats_fgsm`` and ``square_not_beyond_pgd``; where
         APGD ran (alone or in ``auto``), ``margin_not_beyond_bce`` and ``apgd_not_weaker_than_pgd``
-        per eps; and one ``pgd_large_eps``.
+        per eps; ``accuracy_falls_with_eps`` per attack run at several budgets; one
+        ``pgd_large_eps`` and one ``pgd_unbounded``.
     """
     eps_labels = sorted({e for c, e in accuracy if c != "clean"}, key=parse_eps)
     checks = []
@@ -89,6 +94,7 @@ def gradient_masking_checks(
         )
         after = {s.get("attack"): s.get("robust_accuracy") for s in (stages or {}).get(eps, ())}
         checks += _apgd_checks(eps, accuracy, after, tolerance)
+    checks += _eps_sweep_checks(accuracy, tolerance)
     if large_eps is None:
         checks.append(Check("pgd_large_eps", "PGD at a large eps drives accuracy near 0", None))
     else:
@@ -99,6 +105,37 @@ def gradient_masking_checks(
                 f"PGD accuracy at a large eps < {LARGE_EPS_MAX_ACCURACY:g} (gradients must lead somewhere)",
                 acc < LARGE_EPS_MAX_ACCURACY,
                 {"pgd_accuracy": acc},
+            )
+        )
+    checks.append(
+        Check(
+            "pgd_unbounded",
+            f"PGD with no bound (eps 1: any image) drives accuracy to <= {UNBOUNDED_MAX_ACCURACY:g} "
+            "(otherwise the gradients lead nowhere)",
+            None if unbounded is None else unbounded <= UNBOUNDED_MAX_ACCURACY,
+            {} if unbounded is None else {"pgd_accuracy": unbounded},
+        )
+    )
+    return checks
+
+
+def _eps_sweep_checks(accuracy: Mapping[tuple[str, str], float], tolerance: float) -> list[Check]:
+    """Per attack run at several budgets: no larger budget leaves more frames correct."""
+    checks = []
+    for attack in dict.fromkeys(c for c, _ in accuracy if c != "clean"):
+        sweep = sorted(((parse_eps(e), e, a) for (c, e), a in accuracy.items() if c == attack), key=lambda t: t[0])
+        if len(sweep) < 2:
+            continue
+        rises = [(lo, hi) for lo, hi in zip(sweep, sweep[1:]) if hi[2] > lo[2] + tolerance]
+        worst = max(rises, key=lambda pair: pair[1][2] - pair[0][2], default=None)
+        checks.append(
+            Check(
+                f"accuracy_falls_with_eps@{attack}",
+                f"{attack} accuracy at a larger eps <= accuracy at a smaller eps + {tolerance:g} "
+                "(a bigger budget must not help the model)"
+                + ("" if worst is None else f"; it rose from {worst[0][1]} to {worst[1][1]}"),
+                worst is None,
+                {f"accuracy@{label}": acc for _, label, acc in sweep},
             )
         )
     return checks

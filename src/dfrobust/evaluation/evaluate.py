@@ -50,6 +50,7 @@ class EvalResult:
             evaluations spent per frame (forwards for Square, gradients for FGSM/PGD).
         seconds: condition -> wall time spent on it.
         large_eps: ``(eps, accuracy)`` of the PGD sanity condition, or None.
+        unbounded: accuracy of the sanity frames under PGD at eps 1 (no bound), or None.
         preflight: warnings of :func:`dfrobust.attacks.preflight_check` on the first batch.
         broken_by: ensemble condition (``auto``) -> (N,) name of the member that fooled each
             frame, ``clean`` where the clean frame is already wrong, ``""`` where it stayed robust.
@@ -70,6 +71,7 @@ class EvalResult:
     queries: dict[Condition, torch.Tensor] = field(default_factory=dict)
     seconds: dict[Condition, float] = field(default_factory=dict)
     large_eps: tuple[float, float] | None = None
+    unbounded: float | None = None
     examples: list[Example] = field(default_factory=list)
     preflight: list[str] = field(default_factory=list)
     broken_by: dict[Condition, list[str]] = field(default_factory=dict)
@@ -125,7 +127,7 @@ class EvalResult:
         accuracy = {(r["condition"], r["eps"]): r["accuracy"] for r in self.rows()}
         large = None if self.large_eps is None else (eps_label(self.large_eps[0]), self.large_eps[1])
         stages = {eps_label(c.eps): self.stage_rows(c) for c in self.stages}
-        return gradient_masking_checks(accuracy, large, stages=stages)
+        return gradient_masking_checks(accuracy, large, stages=stages, unbounded=self.unbounded)
 
 
 def count_steps(n_frames: int, options: EvalOptions) -> int:
@@ -232,6 +234,7 @@ def collect(dataset: FFDataset, picked: Sequence[int], options: EvalOptions, bat
         seconds=dict.fromkeys(conditions, 0.0),
     )
     covered, sanity = torch.zeros(n, dtype=torch.bool), torch.full((n,), -1, dtype=torch.int8)
+    unbounded = sanity.clone()
     for batch in sorted(batches, key=lambda b: b.positions[0]):
         rows = torch.tensor(batch.positions, dtype=torch.long)
         covered[rows] = True
@@ -246,6 +249,8 @@ def collect(dataset: FFDataset, picked: Sequence[int], options: EvalOptions, bat
                 frame_names[p] = name
             _add_stages(result, c, batch.stages[c])
         sanity[rows] = batch.sanity
+        if batch.unbounded is not None:  # parts written before the unbounded check lack it
+            unbounded[rows] = batch.unbounded
         result.examples += batch.examples
     if not covered.all():
         raise DfrobustError(f"{int((~covered).sum())} of {n} frames have no results yet; evaluate them first")
@@ -254,6 +259,8 @@ def collect(dataset: FFDataset, picked: Sequence[int], options: EvalOptions, bat
     checked = sanity >= 0
     if checked.any():
         result.large_eps = (options.sanity_eps, int((sanity == 1).sum()) / int(checked.sum()))
+    if (unbounded >= 0).any():
+        result.unbounded = int((unbounded == 1).sum()) / int((unbounded >= 0).sum())
     return result
 
 

@@ -37,6 +37,9 @@ class EvalOptions:
         attacks: names from the attack registry (``attack_names("eval")``); default:
             ``default_attacks()``.
         eps: L-inf budgets in pixel units of [0, 1] images (4/255).
+        attack_eps: budgets for particular attacks, replacing ``eps`` for them, e.g.
+            ``{"square": (4 / 255,)}``: a sweep of cheap gradient attacks beside one costly
+            budget for Square or ``auto``.
         limit: evaluate a seeded random subset of at most this many frames.
         jpeg_quality: score every condition after a JPEG round trip at this quality.
         codec: score every condition after an H.264 round trip, ``h264:crf23`` (after the
@@ -52,6 +55,7 @@ class EvalOptions:
 
     attacks: tuple[str, ...] = field(default_factory=default_attacks)
     eps: tuple[float, ...] = (2 / 255, 4 / 255, 8 / 255)
+    attack_eps: dict[str, tuple[float, ...]] = field(default_factory=dict)
     n_queries: int = 1000
     pgd_steps: int = 10
     apgd_steps: int = 100
@@ -73,7 +77,8 @@ class EvalOptions:
             raise DfrobustError(f"No attack given; expected some of: {', '.join(attack_names('eval'))}")
         for name in self.attacks:
             get_attack(name, "eval")
-        if not self.eps and any(a != "clean" for a in self.attacks):
+        object.__setattr__(self, "attack_eps", self._checked_attack_eps())
+        if not self.eps and any(a != "clean" and a not in self.attack_eps for a in self.attacks):
             raise DfrobustError("Expected at least one eps for the attacks, e.g. --eps 4/255")
         for eps in (*self.eps, self.sanity_eps):
             check_eps(eps)
@@ -87,8 +92,27 @@ class EvalOptions:
         if self.jpeg_quality is not None and not 1 <= self.jpeg_quality <= 100:
             raise DfrobustError(f"Expected jpeg_quality in [1, 100], got {self.jpeg_quality}")
 
+    def _checked_attack_eps(self) -> dict[str, tuple[float, ...]]:
+        """``attack_eps`` with checked budgets, for attacks this evaluation runs."""
+        checked = {}
+        for name, budgets in dict(self.attack_eps).items():
+            if name == "clean" or name not in self.attacks:
+                raise DfrobustError(
+                    f"attack_eps names {name!r}, which is not among the attacks run "
+                    f"({', '.join(a for a in self.attacks if a != 'clean')})"
+                )
+            budgets = (budgets,) if isinstance(budgets, (int, float)) else tuple(budgets)
+            if not budgets:
+                raise DfrobustError(f"Expected at least one eps for {name} in attack_eps")
+            checked[name] = tuple(check_eps(e, f"eps of {name}") for e in budgets)
+        return checked
+
+    def budgets(self, attack: str) -> tuple[float, ...]:
+        """The budgets ``attack`` runs at: its own from ``attack_eps``, else ``eps``."""
+        return tuple(dict.fromkeys(self.attack_eps.get(attack, self.eps)))
+
     @property
     def conditions(self) -> list[Condition]:
-        """``clean`` first, then each attack at each eps (in the order given)."""
+        """``clean`` first, then each attack at each of its budgets (in the order given)."""
         attacks = [a for a in dict.fromkeys(self.attacks) if a != "clean"]
-        return [Condition("clean")] + [Condition(a, e) for a in attacks for e in dict.fromkeys(self.eps)]
+        return [Condition("clean")] + [Condition(a, e) for a in attacks for e in self.budgets(a)]

@@ -92,7 +92,8 @@ def plan_eval(job: EvalJob) -> dict[str, Any]:
     sanity = min(job.options.sanity_frames, len(job.picked)) if job.options.sanity else 0
     sanity_todo = sanity * len(todo) / max(len(job.picked), 1)  # the sanity frames are spread evenly
     t_forward, t_grad = probe(job)
-    estimate = len(todo) * (grads * t_grad + forwards * t_forward) + sanity_todo * job.options.pgd_steps * t_grad
+    sanity_grads = 2 * job.options.pgd_steps  # PGD at sanity_eps and unbounded, per sanity frame
+    estimate = len(todo) * (grads * t_grad + forwards * t_forward) + sanity_todo * sanity_grads * t_grad
     return {
         "frames": len(job.picked),
         "share": len(share),

@@ -100,7 +100,11 @@ def save_eval(
     summary = {
         **meta,
         "seed": options.seed,
-        "options": {**asdict(options), "eps_labels": [eps_label(e) for e in options.eps]},
+        "options": {
+            **asdict(options),
+            "eps_labels": [eps_label(e) for e in options.eps],
+            "attack_eps_labels": {a: [eps_label(e) for e in budgets] for a, budgets in options.attack_eps.items()},
+        },
         "frames": len(result.labels),
         "videos": len(set(result.videos)),
         "rows": rows,
