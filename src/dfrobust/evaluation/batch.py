@@ -26,7 +26,10 @@ from dfrobust.evaluation.options import Condition, EvalOptions
 
 SANITY_TAG = "sanity-pgd"
 UNBOUNDED_TAG = "sanity-unbounded"
-UNBOUNDED_EPS = 1.0  # the whole [0, 1] box: any image is reachable, so every frame must break
+# PGD without a bound (eps 1: the whole [0, 1] box) from the clean frame, in steps of 8/255:
+# 32 of them reach any image, so every frame must break. Steps of 2.5 eps / steps (0.25 here)
+# would overshoot and leave frames correct that small steps break.
+UNBOUNDED_PGD = {"eps": 1.0, "alpha": 8 / 255, "steps": 32, "random_start": False}
 
 
 @dataclass
@@ -150,8 +153,9 @@ def evaluate_batch(
                 )
                 for i, k in ((i, frames["examples"][p]) for i, p in enumerate(positions) if p in frames["examples"])
             ]
-    batch.sanity = _sanity(model, x, y, frames, options, options.sanity_eps, SANITY_TAG, on_stage)
-    batch.unbounded = _sanity(model, x, y, frames, options, UNBOUNDED_EPS, UNBOUNDED_TAG, on_stage)
+    large = {"eps": options.sanity_eps, "steps": options.pgd_steps}
+    batch.sanity = _sanity(model, x, y, frames, options, SANITY_TAG, on_stage, **large)
+    batch.unbounded = _sanity(model, x, y, frames, options, UNBOUNDED_TAG, on_stage, **UNBOUNDED_PGD)
     return batch
 
 
@@ -161,28 +165,21 @@ def _sanity(
     y: torch.Tensor,
     frames: dict[str, Any],
     options: EvalOptions,
-    eps: float,
     tag: str,
     on_stage: Callable[[str], None] | None,
+    **attack: Any,
 ) -> torch.Tensor:
-    """(n,) int8: 1 where a sanity frame stays correct under PGD at ``eps``, 0 where it
-    breaks, -1 for frames outside the sanity subset."""
+    """(n,) int8: 1 where a sanity frame stays correct under PGD with ``attack``'s keywords
+    (eps, steps...), 0 where it breaks, -1 for frames outside the sanity subset."""
     mask = torch.tensor(frames["sanity"], dtype=torch.bool)
     out = torch.full((len(mask),), -1, dtype=torch.int8)
     if not options.sanity or not mask.any():
         return out
     if on_stage is not None:
-        on_stage(f"sanity pgd {eps_label(eps)} (steps {options.pgd_steps})")
+        on_stage(f"sanity pgd {eps_label(attack['eps'])} (steps {attack['steps']})")
     keys = [p for p, keep in zip(frames["paths"], mask.tolist()) if keep]
     picked = mask.to(x.device)
-    attacked = pgd(
-        model,
-        x[picked],
-        y[picked],
-        eps=eps,
-        steps=options.pgd_steps,
-        generator=frame_generators(options.seed, tag, keys),
-    )
+    attacked = pgd(model, x[picked], y[picked], generator=frame_generators(options.seed, tag, keys), **attack)
     out[mask] = (~attacked.success).to(torch.int8).cpu()
     return out
 

@@ -110,7 +110,7 @@ def gradient_masking_checks(
     checks.append(
         Check(
             "pgd_unbounded",
-            f"PGD with no bound (eps 1: any image) drives accuracy to <= {UNBOUNDED_MAX_ACCURACY:g} "
+            f"PGD with no bound (eps 1: any image is reachable) drives accuracy to <= {UNBOUNDED_MAX_ACCURACY:g} "
             "(otherwise the gradients lead nowhere)",
             None if unbounded is None else unbounded <= UNBOUNDED_MAX_ACCURACY,
             {} if unbounded is None else {"pgd_accuracy": unbounded},

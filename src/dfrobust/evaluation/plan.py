@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Subset
 
 from dfrobust.attacks import get_attack
 from dfrobust.attacks.base import loss_and_grad
-from dfrobust.evaluation.batch import budget_label
+from dfrobust.evaluation.batch import UNBOUNDED_PGD, budget_label
 from dfrobust.evaluation.options import EvalOptions
 from dfrobust.evaluation.parts import done_positions
 from dfrobust.evaluation.run import EvalJob
@@ -92,7 +92,7 @@ def plan_eval(job: EvalJob) -> dict[str, Any]:
     sanity = min(job.options.sanity_frames, len(job.picked)) if job.options.sanity else 0
     sanity_todo = sanity * len(todo) / max(len(job.picked), 1)  # the sanity frames are spread evenly
     t_forward, t_grad = probe(job)
-    sanity_grads = 2 * job.options.pgd_steps  # PGD at sanity_eps and unbounded, per sanity frame
+    sanity_grads = job.options.pgd_steps + UNBOUNDED_PGD["steps"]  # PGD at sanity_eps and unbounded
     estimate = len(todo) * (grads * t_grad + forwards * t_forward) + sanity_todo * sanity_grads * t_grad
     return {
         "frames": len(job.picked),
