@@ -1,6 +1,6 @@
 """The one-command demo: synth -> extract -> train clean -> train FGSM-RS -> test both -> transfer -> report.
 
-Each model is tested clean, under FGSM and PGD at four budgets (the accuracy-vs-eps curve),
+Each model is tested clean, under FGSM and PGD at five budgets, 1 to 16/255 (the accuracy-vs-eps curve),
 and under Square and the ``auto`` ensemble (APGD-BCE, APGD-margin, Square) at the training
 budget, with the ensemble's budgets cut so the whole demo fits in 5 minutes on 2 cores.
 
@@ -62,7 +62,7 @@ class DemoOptions:
     face_size: int = 64  # face crops (MTCNN, x1.3 box) at the demo configs' image_size
     epochs: int | None = None  # None: the epochs of configs/demo_*.yaml
     eps: float = 4 / 255
-    sweep: tuple[float, ...] = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
+    sweep: tuple[float, ...] = (1 / 255, 2 / 255, 4 / 255, 8 / 255, 16 / 255)
     n_queries: int = 500
     pgd_steps: int = 10
     apgd_steps: int = 50

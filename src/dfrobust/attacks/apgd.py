@@ -27,11 +27,11 @@ import torch
 from dfrobust.attacks.base import (
     AttackResult,
     Model,
+    ball,
     check_count,
     check_inputs,
     check_loss,
     margin,
-    project,
     scored,
     subset,
     uniform,
@@ -140,11 +140,13 @@ def _apgd_run(
     n, lanes = len(y), (slice(None), None, None, None)
     out_x, out_m = x.clone(), torch.full((n,), math.inf, device=x.device)
     used = torch.full((n,), steps + 1, dtype=torch.long, device=x.device)
-    x_adv = project(x + uniform(x, eps, generator), x, eps)
+    lo, hi = ball(x, eps)
+    x_adv = torch.clamp(x + uniform(x, eps, generator), lo, hi)
     losses, logits, grad = gradient(x_adv, y, generator=generator)
     s = {  # per-sample state of the samples still attacked; `index` maps them back
         "index": torch.arange(n, device=x.device),
-        "x": x,
+        "lo": lo,
+        "hi": hi,
         "y": y,
         "x_adv": x_adv,
         "x_prev": x_adv,
@@ -169,10 +171,10 @@ def _apgd_run(
             s = {k: v[~fooled] for k, v in s.items()}
             if len(s["index"]) == 0:
                 break
-        x, x_adv, x_prev = s["x"], s["x_adv"], s["x_prev"]
-        z = project(x_adv + s["step"][lanes] * s["grad"].sign(), x, eps)
+        lo, hi, x_adv, x_prev = s["lo"], s["hi"], s["x_adv"], s["x_prev"]
+        z = torch.clamp(torch.addcmul(x_adv, s["step"][lanes], s["grad"].sign()), lo, hi)
         a = 1.0 if i == 1 else MOMENTUM  # the first step has no previous one to follow
-        x_adv = project(x_adv + a * (z - x_adv) + (1 - a) * (x_adv - x_prev), x, eps)
+        x_adv = torch.clamp(x_adv + a * (z - x_adv) + (1 - a) * (x_adv - x_prev), lo, hi)
         s["x_prev"], s["x_adv"] = s["x_adv"], x_adv
         losses, logits, s["grad"] = gradient(x_adv, s["y"], generator=subset(generator, s["index"]))
         m = margin(logits, s["y"])

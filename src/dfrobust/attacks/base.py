@@ -203,17 +203,24 @@ def _check_count(generator: SampleGenerators, n: int) -> None:
 
 
 def uniform(x: torch.Tensor, bound: float, generator: Generator | None) -> torch.Tensor:
-    """U(-bound, bound) noise shaped like ``x``, drawn from ``generator`` (default: torch's)."""
+    """U(-bound, bound) noise shaped like ``x`` and in its memory format (channels_last stays
+    channels_last), drawn from ``generator`` (default: torch's)."""
     if isinstance(generator, SampleGenerators):
         noise = rand(generator, x.shape[0], tuple(x.shape[1:]), x.device)
     else:
         noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float32)
-    return (2 * noise - 1) * bound
+    return torch.empty_like(x, dtype=torch.float32).copy_((2 * noise - 1) * bound)
+
+
+def ball(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-pixel bounds ``(lo, hi)`` of the L-inf eps-ball around ``x`` within [0, 1]; an
+    iterative attack computes them once and projects each step with one ``clamp``."""
+    return (x - eps).clamp(0, 1), (x + eps).clamp(0, 1)
 
 
 def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
     """Clip ``x_adv`` into the L-inf eps-ball around ``x`` and into [0, 1]."""
-    return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0, 1).detach()
+    return torch.clamp(x_adv, *ball(x, eps)).detach()
 
 
 def query(model: Model, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

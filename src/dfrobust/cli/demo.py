@@ -22,7 +22,7 @@ def demo(
     force: Annotated[bool, typer.Option("--force", help="Delete the demo's folders and redo every stage.")] = False,
     workers: Annotated[int | None, typer.Option(help="Processes for synth/extract (default: one per core).")] = None,
 ) -> None:
-    """Synth -> extract -> train clean and FGSM-RS -> test (clean; FGSM and PGD at 1-8/255; Square and
+    """Synth -> extract -> train clean and FGSM-RS -> test (clean; FGSM and PGD at 1-16/255; Square and
     the auto ensemble at 4/255; overall and per method) -> transfer (the clean model's PGD frames
     scored by both) -> report.
 
