@@ -63,11 +63,12 @@ class DemoOptions:
     epochs: int | None = None  # None: the epochs of configs/demo_*.yaml
     eps: float = 4 / 255
     sweep: tuple[float, ...] = (1 / 255, 2 / 255, 4 / 255, 8 / 255, 16 / 255)
-    n_queries: int = 500
+    n_queries: int = 400
     pgd_steps: int = 10
     apgd_steps: int = 50
     auto_queries: int = 500
     eval_limit: int | None = 128
+    sanity_frames: int = 64  # the masking checks' PGD at 32/255 and unbounded
     seed: int = 0
 
 
@@ -226,7 +227,7 @@ def _eval_options(opts: DemoOptions):
         auto_queries=opts.auto_queries,
         limit=opts.eval_limit,
         seed=opts.seed,
-        sanity_frames=min(128, opts.eval_limit or 128),
+        sanity_frames=opts.sanity_frames,
     )
 
 
