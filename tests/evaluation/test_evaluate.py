@@ -291,6 +291,17 @@ def test_cli_test_end_to_end_on_a_trained_run(tiny_run: Path) -> None:
     assert broken > 0  # some attack flipped some frame, so the query statistics above were checked
 
 
+def test_cli_attack_eps_gives_square_its_own_budget(tiny_run: Path) -> None:
+    args = ["test", "--run", str(tiny_run), "--attacks", "clean,fgsm,square", "--eps", "1/255,2/255"]
+    args += ["--attack-eps", "square=8/255", "--n-queries", "5", "--limit", "8", "--no-sanity", "--device", "cpu"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tiny_run / "eval" / "summary.json").read_text())
+    rows = [(r["condition"], r["eps"]) for r in summary["rows"]]
+    assert rows == [("clean", "0"), ("fgsm", "1/255"), ("fgsm", "2/255"), ("square", "8/255")]
+    assert summary["options"]["attack_eps_labels"] == {"square": ["8/255"]}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
