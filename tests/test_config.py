@@ -55,6 +55,15 @@ def test_yaml_round_trip_and_unknown_yaml_key(tmp_path: Path) -> None:
         load_config(tmp_path / "bad.yaml")
 
 
+def test_data_methods_from_a_string_or_a_yaml_list(tmp_path: Path) -> None:
+    assert load_config(None).data.method_list is None
+    assert load_config(None, {"methods": "Deepfakes, Face2Face"}).data.method_list == ("Deepfakes", "Face2Face")
+    (tmp_path / "list.yaml").write_text("data:\n  methods: [Deepfakes, FaceSwap]\n")
+    assert load_config(tmp_path / "list.yaml").data.method_list == ("Deepfakes", "FaceSwap")
+    with pytest.raises(DfrobustError, match="Expected data.methods as names like Deepfakes"):
+        load_config(None, {"methods": " , "})
+
+
 def test_unreadable_or_malformed_yaml_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(DfrobustError, match="cannot read config .*absent.yaml"):
         load_config(tmp_path / "absent.yaml")

@@ -53,7 +53,10 @@ class DataConfig:
     """Where the frames are and how they are batched.
 
     ``image_size`` overrides the model's input size (square side in pixels);
-    ``workers`` None means one per available core.
+    ``workers`` None means one per available core. ``methods``: the manipulation methods
+    whose fakes train and validate, comma-separated (``Deepfakes``); every real frame is
+    kept and the test split stays whole, so per-method results show seen against unseen
+    methods (FF++'s cross-manipulation protocol). None: every method.
     """
 
     manifest: str = ""
@@ -62,14 +65,24 @@ class DataConfig:
     balance: str = "sampler"
     augment: bool = True
     image_size: int | None = None
+    methods: str | None = None
 
     def __post_init__(self) -> None:
+        if self.methods is not None and not self.method_list:
+            raise DfrobustError(f"Expected data.methods as names like Deepfakes,Face2Face, but got {self.methods!r}")
         _check_choice("data.balance", self.balance, BALANCE_MODES)
         _check_range("data.batch_size", self.batch_size, 1, 1 << 16)
         if self.workers is not None:
             _check_range("data.workers", self.workers, 0, 256)
         if self.image_size is not None:
             _check_range("data.image_size", self.image_size, 8, 4096)
+
+    @property
+    def method_list(self) -> tuple[str, ...] | None:
+        """``methods`` split at commas, or None for every method."""
+        if self.methods is None:
+            return None
+        return tuple(m.strip() for m in self.methods.split(",") if m.strip())
 
 
 @dataclass(frozen=True)
@@ -236,6 +249,8 @@ def _convert(value: Any, target: type) -> Any:
         return int(str(value).strip()) if isinstance(value, str) else int(value)
     if target is float:
         return parse_fraction(value)
+    if isinstance(value, list):  # a YAML list for a comma-separated setting (data.methods)
+        return ",".join(str(v) for v in value)
     return str(value)
 
 

@@ -107,3 +107,15 @@ def test_empty_split_is_an_error(tiny_manifest: Path, tmp_path: Path) -> None:
     _rewrite(manifest, lambda rows: ([{**r, "split": ""} for r in rows], list(rows[0])))
     with pytest.raises(DfrobustError, match="no frames in split 'val'"):
         FFDataset(manifest, "val")
+
+
+def test_fake_methods_keep_every_real_and_only_those_fakes(tiny_manifest: Path) -> None:
+    whole = FFDataset(tiny_manifest, "train")
+    seen = FFDataset(tiny_manifest, "train", fake_methods=["Deepfakes"])
+    assert set(seen.methods) == {"original", "Deepfakes"}
+    assert int((seen.labels == 0).sum()) == int((whole.labels == 0).sum())  # every real frame stays
+    assert int(seen.labels.sum()) == sum(m == "Deepfakes" for m in whole.methods)
+    with pytest.raises(
+        DfrobustError, match=r"split 'train' has no fake frames of FaceSwap; its methods: Deepfakes, Face2Face"
+    ):
+        FFDataset(tiny_manifest, "train", fake_methods=["Deepfakes", "FaceSwap"])

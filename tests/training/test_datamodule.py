@@ -58,3 +58,10 @@ def test_only_the_training_split_is_augmented(tiny_manifest: Path) -> None:
     assert any(not torch.equal(train[0][0], train[0][0]) for _ in range(8))
     plain = FFDataModule(tiny_manifest, (32, 32), workers=0, augment=False).train_dataloader().dataset
     assert torch.equal(plain[0][0], plain[0][0])
+
+
+def test_methods_limit_train_and_val_fakes_but_not_test(tiny_manifest: Path) -> None:
+    dm = FFDataModule(tiny_manifest, (16, 16), workers=0, monitor_frames=0, methods=("Face2Face",))
+    assert set(dm.train_dataloader().dataset.methods) == {"original", "Face2Face"}
+    assert set(dm.val_dataloader()[0].dataset.methods) == {"original", "Face2Face"}
+    assert set(dm.test_dataloader().dataset.methods) == {"original", "Deepfakes", "Face2Face"}

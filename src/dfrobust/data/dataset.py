@@ -7,6 +7,7 @@ request, the integer index of its video, for video-level metrics).
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 import torch
@@ -27,6 +28,8 @@ class FFDataset(Dataset):
         split: ``train``, ``val`` or ``test``.
         transform: PIL image -> (3, H, W) float tensor in [0, 1]; default: ``to_tensor``.
         return_video: also return the frame's video index (see ``video_index``).
+        fake_methods: keep only the fakes of these manipulation methods (every real frame
+            stays); None keeps every frame.
 
     Items are ``(frame, label)`` or ``(frame, label, video)`` with label an int64
     0-d tensor (0 real, 1 fake) and video an int64 index into ``video_index.keys``
@@ -41,6 +44,7 @@ class FFDataset(Dataset):
         split: str,
         transform: Transform | None = None,
         return_video: bool = False,
+        fake_methods: Collection[str] | None = None,
     ) -> None:
         self.root = Path(manifest).parent
         rows = [row for row in read_manifest(manifest) if row["split"] == split]
@@ -49,6 +53,8 @@ class FFDataset(Dataset):
                 f"manifest {manifest} has no frames in split {split!r}; extract with the official "
                 f"splits so that frames fall in {', '.join(SPLITS)}"
             )
+        if fake_methods is not None:
+            rows = _with_fakes_of(rows, fake_methods, f"manifest {manifest}, split {split!r}")
         missing = [row["path"] for row in rows if not (self.root / row["path"]).is_file()]
         if missing:
             raise DfrobustError(
@@ -72,6 +78,15 @@ class FFDataset(Dataset):
         if self.return_video:
             return frame, self.labels[i], self.videos[i]
         return frame, self.labels[i]
+
+
+def _with_fakes_of(rows: list[dict[str, str]], methods: Collection[str], where: str) -> list[dict[str, str]]:
+    """The real rows and the fakes of ``methods``; a method without fakes here is an error."""
+    present = sorted({row["method"] for row in rows if row["label"] == "1"})
+    absent = [m for m in methods if m not in present]
+    if absent:
+        raise DfrobustError(f"{where} has no fake frames of {', '.join(absent)}; its methods: {', '.join(present)}")
+    return [row for row in rows if row["label"] == "0" or row["method"] in methods]
 
 
 def load_frame(path: Path) -> Image.Image:

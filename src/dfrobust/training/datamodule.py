@@ -35,6 +35,8 @@ class FFDataModule(L.LightningDataModule):
         augment: augment the training split (flip, colour and JPEG jitter).
         monitor_frames: size of the validation subset the CO monitor attacks (0: none).
         seed: fixes the monitor subset and the sampler's draws.
+        methods: the manipulation methods whose fakes train and validate (all reals are
+            kept; the test split stays whole); None: every method.
 
     Validation yields two loaders, ``[val, monitor]`` (the second only if
     ``monitor_frames`` > 0). Every item is ``(frame, label, video_index)``.
@@ -51,12 +53,13 @@ class FFDataModule(L.LightningDataModule):
         augment: bool = True,
         monitor_frames: int = 256,
         seed: int = 0,
+        methods: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         self.manifest, self.size, self.interpolation = Path(manifest), tuple(size), interpolation
         self.batch_size, self.balance, self.augment = batch_size, balance, augment
         self.workers = default_workers() if workers is None else workers
-        self.monitor_frames, self.seed = monitor_frames, seed
+        self.monitor_frames, self.seed, self.methods = monitor_frames, seed, methods
         self.splits: dict[str, FFDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
@@ -101,7 +104,8 @@ class FFDataModule(L.LightningDataModule):
     def _split(self, split: str) -> FFDataset:
         if split not in self.splits:
             transform = build_transform(self.size, self.interpolation, train=self.augment and split == "train")
-            self.splits[split] = FFDataset(self.manifest, split, transform, return_video=True)
+            methods = None if split == "test" else self.methods
+            self.splits[split] = FFDataset(self.manifest, split, transform, return_video=True, fake_methods=methods)
         return self.splits[split]
 
     def _loader(self, dataset: Dataset, shuffle: bool = False, **kwargs) -> DataLoader:

@@ -83,6 +83,7 @@ def train(
         d.augment,
         config.adv.monitor_frames,
         config.train.seed,
+        d.method_list,
     )
     pos_weight = datamodule.pos_weight
     module = DetectorModule(model, config, None if pos_weight is None else float(pos_weight))
