@@ -3,7 +3,7 @@
 ``dfrobust train`` writes (DESIGN.md)::
 
     runs/<name>/config.yaml        the resolved config (everything needed to rerun)
-                checkpoints/       best.ckpt (val AUC), best-robust.ckpt (CO monitor), last.ckpt
+                checkpoints/       best.ckpt (val AUC, ties by val loss), best-robust.ckpt (CO monitor), last.ckpt
                 history.csv        one row per epoch
                 plots/history.png
                 eval/              what dfrobust test writes (dfrobust.evaluation.results)

@@ -22,6 +22,7 @@ from dfrobust.errors import DfrobustError
 from dfrobust.runs import History
 from dfrobust.training import train
 from dfrobust.training.loop import trainer_options
+from dfrobust.training.module import selection_score
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,14 @@ def test_clean_training_writes_the_whole_run_folder(clean_run: Path, tiny_config
     for name in ("best", "best-robust", "last"):
         checkpoint = torch.load(clean_run / "checkpoints" / f"{name}.ckpt", weights_only=True)
         assert checkpoint["hyper_parameters"]["config"]["model"]["name"] == "resnet10t"
+    scores = [selection_score(a, loss) for a, loss in zip(history.column("val_auroc"), history.column("val_loss"))]
+    best = torch.load(clean_run / "checkpoints" / "best.ckpt", weights_only=True)
+    assert best["epoch"] == scores.index(max(scores))  # best.ckpt is the epoch of the highest score
+
+
+def test_selection_prefers_auroc_and_breaks_ties_by_the_lower_loss() -> None:
+    assert selection_score(1.0, 0.05) > selection_score(1.0, 0.2)  # tied AUROC: the lower loss wins
+    assert selection_score(0.999, 0.01) > selection_score(0.998, 0.0)  # a real AUROC difference wins
 
 
 def test_existing_run_needs_resume_and_resume_needs_the_same_config(clean_run: Path, tiny_config) -> None:

@@ -24,7 +24,7 @@ from dfrobust.errors import DfrobustError
 from dfrobust.runs import CHECKPOINT_DIR, CHECKPOINTS, CONFIG_FILE, History, build_model, load_checkpoint
 from dfrobust.training.callbacks import HistoryWriter
 from dfrobust.training.datamodule import FFDataModule
-from dfrobust.training.module import DetectorModule
+from dfrobust.training.module import SELECTION_METRIC, DetectorModule
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def train(
     module = DetectorModule(model, config, None if pos_weight is None else float(pos_weight))
     checkpoints = [
         ModelCheckpoint(
-            last.parent, "best", monitor="val_auroc", mode="max", save_last=True, enable_version_counter=False
+            last.parent, "best", monitor=SELECTION_METRIC, mode="max", save_last=True, enable_version_counter=False
         )
     ]
     if config.adv.monitor_frames > 0:

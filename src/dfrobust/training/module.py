@@ -24,6 +24,18 @@ from dfrobust.config import Config
 from dfrobust.errors import DfrobustError
 from dfrobust.metrics import DetectionMetrics
 
+SELECTION_METRIC = "val_selection"  # what best.ckpt maximises: see selection_score
+_LOSS_WEIGHT = 1e-6  # small enough to matter only between (near-)equal AUROCs
+
+
+def selection_score(auroc: float, loss: float) -> float:
+    """Val AUROC with ties broken by the lower val loss.
+
+    On easy validation data AUROC saturates at 1.0 within a few epochs, and a plain
+    maximum would keep the first of the tied epochs, often an early, undertrained one.
+    """
+    return auroc - _LOSS_WEIGHT * loss
+
 
 class DetectorModule(L.LightningModule):
     """A one-logit detector trained with BCE on clean or adversarial frames.
@@ -111,6 +123,7 @@ class DetectorModule(L.LightningModule):
         for name in ("val_auroc", "val_pgd_accuracy"):  # what the checkpoints monitor
             if name in values:
                 self.log(name, values[name], sync_dist=True)
+        self.log(SELECTION_METRIC, selection_score(values["val_auroc"], values["val_loss"]), sync_dist=True)
         self.epoch_values = values
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
