@@ -61,7 +61,9 @@ def test_clean_training_writes_the_whole_run_folder(clean_run: Path, tiny_config
 
 def test_selection_prefers_auroc_and_breaks_ties_by_the_lower_loss() -> None:
     assert selection_score(1.0, 0.05) > selection_score(1.0, 0.2)  # tied AUROC: the lower loss wins
-    assert selection_score(0.999, 0.01) > selection_score(0.998, 0.0)  # a real AUROC difference wins
+    assert selection_score(0.9991, 50.0) > selection_score(0.999, 0.0)  # a real AUROC difference wins
+    scores = torch.tensor([selection_score(1.0, 0.0224), selection_score(1.0, 0.0168)])  # as Lightning logs them
+    assert scores.dtype == torch.float32 and scores[1] > scores[0]
 
 
 def test_existing_run_needs_resume_and_resume_needs_the_same_config(clean_run: Path, tiny_config) -> None:

@@ -25,16 +25,19 @@ from dfrobust.errors import DfrobustError
 from dfrobust.metrics import DetectionMetrics
 
 SELECTION_METRIC = "val_selection"  # what best.ckpt maximises: see selection_score
-_LOSS_WEIGHT = 1e-6  # small enough to matter only between (near-)equal AUROCs
+_AUROC_DECIMALS = 4  # AUROCs equal to 4 decimals count as tied
+_MAX_LOSS = 9.0  # 1e-5 x the capped loss stays below one step of the rounded AUROC
 
 
 def selection_score(auroc: float, loss: float) -> float:
-    """Val AUROC with ties broken by the lower val loss.
+    """Val AUROC (to 4 decimals), ties broken by the lower val loss, as one number.
 
     On easy validation data AUROC saturates at 1.0 within a few epochs, and a plain
     maximum would keep the first of the tied epochs, often an early, undertrained one.
+    The score sits near 0 rather than 1, so float32 (what Lightning logs) keeps the
+    small loss term.
     """
-    return auroc - _LOSS_WEIGHT * loss
+    return (round(auroc, _AUROC_DECIMALS) - 1.0) - 1e-5 * min(loss, _MAX_LOSS)
 
 
 class DetectorModule(L.LightningModule):
