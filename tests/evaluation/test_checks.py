@@ -66,6 +66,11 @@ def test_accuracy_must_fall_as_eps_grows() -> None:
     assert list(rose.values) == ["accuracy@1/255", "accuracy@2/255", "accuracy@4/255", "accuracy@8/255"]
     assert checks["accuracy_falls_with_eps@fgsm"].status == "pass"  # +0.01: within the tolerance
     assert "accuracy_falls_with_eps@square" not in checks  # one budget: nothing to compare
+    # a single step of size eps overshoots at large eps: FGSM may rise without masking
+    overshoot = {("fgsm", "8/255"): 0.24, ("fgsm", "16/255"): 0.31}
+    assert _by_name(gradient_masking_checks(overshoot))["accuracy_falls_with_eps@fgsm"].status == "warn"
+    names = _by_name(gradient_masking_checks(overshoot, single_step=["fgsm"]))
+    assert "accuracy_falls_with_eps@fgsm" not in names
 
 
 def test_an_unbounded_attack_must_reach_zero_accuracy() -> None:

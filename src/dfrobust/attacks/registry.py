@@ -34,6 +34,8 @@ class AttackSpec:
         uses: where it may be chosen: ``eval`` (``dfrobust test``), ``train`` (``adv.method``).
         eval_options / train_options: attack keyword -> shared setting name (see module doc).
         default: part of ``dfrobust test``'s default set of conditions.
+        single_step: one gradient step of size eps: it overshoots at large eps, so its
+            accuracy may rise with eps without any gradient masking.
         summary: one line for help texts and the README.
     """
 
@@ -45,6 +47,7 @@ class AttackSpec:
     eval_options: Mapping[str, str] = field(default_factory=dict)
     train_options: Mapping[str, str] = field(default_factory=dict)
     default: bool = False
+    single_step: bool = False
 
     def options(self, settings: Any, use: str) -> dict[str, Any]:
         """The keywords to call :attr:`fn` with, read from ``settings`` for ``use``."""
@@ -67,6 +70,7 @@ ATTACKS: dict[str, AttackSpec] = {
             "one signed-gradient step of size eps",
             eval_options={"eot": "eot"},
             default=True,
+            single_step=True,
         ),
         AttackSpec(
             "pgd",

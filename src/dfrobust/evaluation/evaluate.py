@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from dfrobust.attacks import preflight_check
+from dfrobust.attacks import get_attack, preflight_check
 from dfrobust.data.dataset import FFDataset
 from dfrobust.eps import eps_label
 from dfrobust.errors import DfrobustError
@@ -127,7 +127,10 @@ class EvalResult:
         accuracy = {(r["condition"], r["eps"]): r["accuracy"] for r in self.rows()}
         large = None if self.large_eps is None else (eps_label(self.large_eps[0]), self.large_eps[1])
         stages = {eps_label(c.eps): self.stage_rows(c) for c in self.stages}
-        return gradient_masking_checks(accuracy, large, stages=stages, unbounded=self.unbounded)
+        single_step = [c.attack for c in self.probs if get_attack(c.attack).single_step]
+        return gradient_masking_checks(
+            accuracy, large, stages=stages, unbounded=self.unbounded, single_step=single_step
+        )
 
 
 def count_steps(n_frames: int, options: EvalOptions) -> int:
