@@ -9,6 +9,7 @@ robust accuracy, and with ``--ensemble`` the ``auto`` ensemble's; then the targe
 strongest member.
 
 Run (one thread; a few minutes on a busy 2-core machine):
+    .venv/bin/python benchmarks/apgd_parity.py --threads 1 --published meso4.df
     .venv/bin/python benchmarks/apgd_parity.py --threads 1
     .venv/bin/python benchmarks/apgd_parity.py --threads 1 --eps 4/255 --seeds 0 --ensemble
 """
@@ -16,8 +17,10 @@ Run (one thread; a few minutes on a busy 2-core machine):
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import torch
 import torchattacks
@@ -44,6 +47,11 @@ def get_args() -> argparse.Namespace:
     parser.add_argument("--n-queries", type=int, default=1000, help="Square's budget inside --ensemble")
     parser.add_argument("--run", help="a run folder (e.g. the demo's runs/fgsm_rs): its model and test frames")
     parser.add_argument("--checkpoint", default="best")
+    parser.add_argument(
+        "--published",
+        help="a pretrained tag (meso4.df): the published model on mesonet_robustness.py's frames "
+        "(face crops of ../shared/data/ffpp_sample and the two MesoNet sample faces)",
+    )
     parser.add_argument("--wall", action="store_true", help="time the wall clock, not the process's CPU time")
     return parser.parse_args()
 
@@ -51,6 +59,8 @@ def get_args() -> argparse.Namespace:
 def target(args: argparse.Namespace) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor, str]:
     """The model and images to attack: a run's checkpoint and a seeded sample of its test
     frames, or the synthetic Meso-4 of square_parity.py."""
+    if args.published is not None:
+        return published(args.published)
     if args.run is None:
         x, y = synthetic_batch(args.batch, args.size, torch.Generator().manual_seed(2))
         return trained_meso4(args.size, args.train_steps), x, y, f"synthetic Meso-4 {args.size}x{args.size}"
@@ -62,6 +72,20 @@ def target(args: argparse.Namespace) -> tuple[torch.nn.Module, torch.Tensor, tor
     frames = [job.dataset[i] for i in picked]
     x, y = torch.stack([f[0] for f in frames]), torch.tensor([int(f[1]) for f in frames])
     return job.model.eval(), x, y, f"{args.run} ({job.meta['model']}, {args.checkpoint}, {x.shape[-1]} px test frames)"
+
+
+def published(tag: str) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor, str]:
+    """A published detector (its shipped weights) and the real frames of mesonet_robustness.py."""
+    from dfrobust.data.dataset import FFDataset
+    from dfrobust.data.transforms import model_transform
+    from dfrobust.models import create_model
+    from mesonet_robustness import DATA, build_manifest
+
+    model = create_model(tag, pretrained=True).eval()
+    work = Path(tempfile.gettempdir()) / "dfrobust_apgd_parity_frames"
+    dataset = FFDataset(build_manifest(DATA, work, frames=4, seed=0), "test", model_transform(model))
+    x, y = torch.stack([dataset[i][0] for i in range(len(dataset))]), dataset.labels
+    return model, x, y, f"{tag} (published weights) on {len(y)} real frames, {x.shape[-1]} px"
 
 
 def robust_accuracy(model: torch.nn.Module, x_adv: torch.Tensor, y: torch.Tensor) -> float:
