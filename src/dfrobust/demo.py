@@ -122,7 +122,7 @@ def run_demo(
     """Run (or resume) the whole pipeline into ``out`` and write ``out/report.html``.
 
     Args:
-        fast: the small :data:`FAST` settings (under half a minute on 2 cores) instead of :data:`FULL`.
+        fast: the small :data:`FAST` settings (about a minute on 2 cores) instead of :data:`FULL`.
         force: delete the demo's own folders under ``out`` first and redo every stage.
         options: explicit settings (override ``fast``).
         progress: ``progress(description, total, unit)`` -> context manager yielding

@@ -16,9 +16,7 @@ from dfrobust.cli.report import summary_rich_table
 @handles_errors
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the data, runs and report.")] = Path("demo"),
-    fast: Annotated[
-        bool, typer.Option("--fast", help="Smaller everything (under half a minute; a smoke test).")
-    ] = False,
+    fast: Annotated[bool, typer.Option("--fast", help="Smaller everything (about a minute; a smoke test).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Delete the demo's folders and redo every stage.")] = False,
     workers: Annotated[int | None, typer.Option(help="Processes for synth/extract (default: one per core).")] = None,
 ) -> None:
