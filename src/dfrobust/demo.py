@@ -55,7 +55,7 @@ class DemoOptions:
     """
 
     pairs: int = 40
-    methods: tuple[str, ...] = ("Deepfakes", "Face2Face")  # a swap and a reenactment: per-method rows
+    methods: tuple[str, ...] = ("Deepfakes", "Face2Face")  # the configs train on Deepfakes: Face2Face unseen
     video_frames: int = 32
     size: int = 128
     frames_per_video: int = 10
